@@ -1,0 +1,109 @@
+# offload — plain Make. `make` builds bin/, `make test` runs every test,
+# `make asan` runs them under AddressSanitizer + UBSan, `make bench` prints figures.
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+PKGS := libevent libevent_pthreads hiredis libcurl jansson
+SANITIZE ?=
+BUILD ?= build
+BIN ?= bin
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Werror -MMD -MP -pthread
+CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -I.
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+COMMON_SRC := $(wildcard common/*.c)
+API_SRC := $(filter-out api/main.c,$(wildcard api/*.c))
+WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
+LOADGEN_SRC := $(filter-out loadgen/main.c loadgen/slowsvc.c,$(wildcard loadgen/*.c))
+HARNESS_SRC := $(wildcard tests/harness/*.c)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
+INTEG_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIBCOMMON := $(BUILD)/libcommon.a
+LIBAPI := $(BUILD)/libapi.a
+LIBWORKER := $(BUILD)/libworker.a
+LIBLOADGEN := $(BUILD)/libloadgen.a
+LIBHARNESS := $(BUILD)/libharness.a
+
+PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc
+
+.PHONY: all deps build test test-unit test-integration check-build asan bench demo clean fuzz test-compose
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@./tools/deps.sh
+
+build: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+$(LIBAPI): $(call obj,$(API_SRC))
+$(LIBWORKER): $(call obj,$(WORKER_SRC))
+$(LIBLOADGEN): $(call obj,$(LOADGEN_SRC))
+$(LIBHARNESS): $(call obj,$(HARNESS_SRC))
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^ $(if $^,,$(BUILD)/empty.o)
+
+$(BUILD)/empty.o:
+	@mkdir -p $(dir $@)
+	echo 'typedef int offload_empty_unit;' | $(CC) -x c -c -o $@ -
+
+$(BIN)/api: $(call obj,api/main.c) $(LIBAPI) $(LIBCOMMON)
+$(BIN)/worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBCOMMON)
+$(BIN)/loadgen: $(call obj,loadgen/main.c) $(LIBLOADGEN) $(LIBCOMMON)
+$(BIN)/slowsvc: $(call obj,loadgen/slowsvc.c) $(LIBLOADGEN) $(LIBCOMMON)
+$(PROGS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each test file is its own Check program; it may use any module library.
+$(BIN)/tests/%: $(BUILD)/tests/unit/%.o $(LIBHARNESS) $(LIBAPI) $(LIBWORKER) $(LIBLOADGEN) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+$(BIN)/tests/%: $(BUILD)/tests/integration/%.o $(LIBHARNESS) $(LIBAPI) $(LIBWORKER) $(LIBLOADGEN) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+check-build: $(PROGS) $(UNIT_TESTS) $(INTEG_TESTS)
+
+# The README's test command. Installs missing Debian packages first (as root).
+test: deps
+	@$(MAKE) --no-print-directory check-build
+	@./tools/run-tests.sh $(BIN) $(UNIT_TESTS) $(INTEG_TESTS)
+
+test-unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_TESTS)
+	@./tools/run-tests.sh $(BIN) $(UNIT_TESTS)
+
+test-integration: deps
+	@$(MAKE) --no-print-directory check-build
+	@./tools/run-tests.sh $(BIN) $(INTEG_TESTS)
+
+asan: deps
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build-asan BIN=bin-asan CFLAGS="-g" check-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ./tools/run-tests.sh bin-asan $(patsubst $(BIN)/%,bin-asan/%,$(UNIT_TESTS) $(INTEG_TESTS))
+
+bench: all
+	@./tools/bench.sh
+
+demo: all
+	@./tools/demo.sh
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,95 @@
+#ifndef OFFLOAD_JOB_H
+#define OFFLOAD_JOB_H
+/* The job model: what a client submits, its lifecycle, its Redis keys and
+ * hash fields, and its JSON view. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOB_MS_DEFAULT 500
+#define JOB_MS_MAX 60000          /* a task longer than a minute belongs in a batch system */
+#define JOB_ATTEMPTS_DEFAULT 3
+#define JOB_ATTEMPTS_MAX 100
+#define JOB_QUEUE_DEFAULT "default"
+#define JOB_QUEUE_MAX 64          /* [A-Za-z0-9_.:-]{1,64}: safe inside key names and logs */
+#define JOB_BATCH_MAX 1000        /* one Redis round trip stays short */
+#define JOB_PAYLOAD_MAX (512 * 1024)
+
+enum job_state {
+    JOB_QUEUED,    /* in offload:q:{queue}, or moved to a wip list but not yet started */
+    JOB_RUNNING,   /* a worker marked it started; it is in that worker's wip list */
+    JOB_DONE,      /* finished with a result (terminal) */
+    JOB_FAILED,    /* the task reported an error (terminal) */
+    JOB_DEAD,      /* ran out of attempts, in offload:dead:{queue} (terminal) */
+    JOB_CANCELLED, /* DELETE while queued (terminal) */
+};
+
+const char *job_state_name(enum job_state s);
+int job_state_parse(const char *s, enum job_state *out);
+bool job_state_terminal(enum job_state s);
+
+/* One job as submitted. */
+struct job_spec {
+    int ms;
+    char *payload;      /* owned, NUL-terminated ("" when absent) */
+    size_t payload_len;
+    char queue[JOB_QUEUE_MAX + 1];
+    int max_attempts;
+};
+
+bool job_queue_valid(const char *q);
+
+/* Parses a POST /jobs body: one object, or an array of 1..JOB_BATCH_MAX
+ * objects. An empty body is one job with every default. On success returns 0,
+ * *out is a malloc'd array of *n specs (free with job_specs_free), *is_batch
+ * says whether the body was an array. On failure returns -1 and err names the
+ * field and the allowed range, prefixed by the index in a batch, e.g.
+ * "[3].ms: must be an integer in 0..60000". Unknown fields are rejected. */
+int job_parse_body(const char *buf, size_t len, struct job_spec **out, size_t *n,
+                   bool *is_batch, char *err, size_t errlen);
+void job_specs_free(struct job_spec *specs, size_t n);
+
+/* Redis hash fields of offload:job:{id}. Times are Unix microseconds. */
+#define JOB_F_ID "id"
+#define JOB_F_STATE "state"
+#define JOB_F_QUEUE "queue"
+#define JOB_F_MS "ms"
+#define JOB_F_PAYLOAD "payload"
+#define JOB_F_MAX_ATTEMPTS "max_attempts"
+#define JOB_F_ATTEMPTS "attempts"
+#define JOB_F_CREATED "created_at"
+#define JOB_F_STARTED "started_at"
+#define JOB_F_FINISHED "finished_at"
+#define JOB_F_WORKER "worker"
+#define JOB_F_DIGEST "digest"       /* 16 lowercase hex chars */
+#define JOB_F_ITERATIONS "iterations"
+#define JOB_F_CPU_MS "cpu_ms"
+#define JOB_F_WALL_MS "wall_ms"
+#define JOB_F_ERROR "error"
+#define JOB_F_NOTIFY "notify"       /* space-separated API ids to PUBLISH to when terminal */
+
+/* Builds the JSON view of a job from HGETALL's flat field/value pairs:
+ * {id, state, queue, ms, max_attempts, attempts, created_at, started_at,
+ * finished_at (Unix seconds as numbers with µs precision, null when unset),
+ * worker, result{digest,iterations,cpu_ms,wall_ms} or null, error or null}.
+ * Returns a new reference, or NULL on allocation failure or when the pairs
+ * lack an id (an expired or unknown job). */
+json_t *job_to_json(const char *const *fields, const size_t *field_lens,
+                    const char *const *values, const size_t *value_lens, size_t npairs);
+
+/* Key names. Each writes a NUL-terminated key into buf and returns its
+ * length, or -1 if it does not fit. */
+int key_queue(char *buf, size_t len, const char *prefix, const char *queue);
+int key_job(char *buf, size_t len, const char *prefix, const char *id);
+int key_wip(char *buf, size_t len, const char *prefix, const char *worker);
+int key_workers(char *buf, size_t len, const char *prefix);
+int key_dead(char *buf, size_t len, const char *prefix, const char *queue);
+int key_done_channel(char *buf, size_t len, const char *prefix, const char *api_id);
+int key_reaper_lock(char *buf, size_t len, const char *prefix);
+int key_queues(char *buf, size_t len, const char *prefix); /* set of known queue names */
+
+/* Unix time in microseconds (CLOCK_REALTIME). */
+int64_t job_now_us(void);
+
+#endif

@@ -1,0 +1,162 @@
+#include "common/scripts.h"
+
+/* Shared preamble: key helpers and notify publishing. */
+#define LUA_PRELUDE \
+    "local P = ARGV[1]\n" \
+    "local function jobkey(id) return P .. 'job:' .. id end\n" \
+    "local function notify(jk, id)\n" \
+    "  local n = redis.call('HGET', jk, 'notify')\n" \
+    "  if n then for api in string.gmatch(n, '%S+') do\n" \
+    "    redis.call('PUBLISH', P .. 'done:' .. api, id) end end\n" \
+    "end\n"
+
+static const char enqueue_lua[] = LUA_PRELUDE
+    "local maxq, now, n = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
+    "local want = {}\n"
+    "for i = 0, n - 1 do local q = ARGV[5 + i * 6 + 1]; want[q] = (want[q] or 0) + 1 end\n"
+    "for q, c in pairs(want) do\n"
+    "  if redis.call('LLEN', P .. 'q:' .. q) + c > maxq then\n"
+    "    return redis.error_reply('FULL ' .. q) end\n"
+    "end\n"
+    "for i = 0, n - 1 do\n"
+    "  local b = 5 + i * 6\n"
+    "  local id, q = ARGV[b], ARGV[b + 1]\n"
+    "  local jk = jobkey(id)\n"
+    "  redis.call('HSET', jk, 'id', id, 'state', 'queued', 'queue', q, 'ms', ARGV[b + 2],\n"
+    "    'payload', ARGV[b + 3], 'max_attempts', ARGV[b + 4], 'attempts', '0',\n"
+    "    'created_at', now)\n"
+    "  if ARGV[b + 5] ~= '' then redis.call('HSET', jk, 'notify', ARGV[b + 5]) end\n"
+    "  redis.call('LPUSH', P .. 'q:' .. q, id)\n"
+    "  redis.call('SADD', P .. 'queues', q)\n"
+    "end\n"
+    "return n\n";
+
+static const char cancel_lua[] = LUA_PRELUDE
+    "local id, now, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
+    "local jk = jobkey(id)\n"
+    "local st = redis.call('HGET', jk, 'state')\n"
+    "if not st then return 0 end\n"
+    "if st ~= 'queued' then return st end\n"
+    "local q = redis.call('HGET', jk, 'queue')\n"
+    "redis.call('LREM', P .. 'q:' .. q, 0, id)\n"
+    "redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)\n"
+    "redis.call('EXPIRE', jk, ttl)\n"
+    "notify(jk, id)\n"
+    "return 1\n";
+
+static const char watch_lua[] = LUA_PRELUDE
+    "local id, api = ARGV[2], ARGV[3]\n"
+    "local jk = jobkey(id)\n"
+    "local st = redis.call('HGET', jk, 'state')\n"
+    "if not st then return {} end\n"
+    "if st == 'queued' or st == 'running' then\n"
+    "  local n = redis.call('HGET', jk, 'notify') or ''\n"
+    "  if not string.find(' ' .. n .. ' ', ' ' .. api .. ' ', 1, true) then\n"
+    "    if n == '' then n = api else n = n .. ' ' .. api end\n"
+    "    redis.call('HSET', jk, 'notify', n)\n"
+    "  end\n"
+    "end\n"
+    "return redis.call('HGETALL', jk)\n";
+
+static const char start_lua[] = LUA_PRELUDE
+    "local id, w, now = ARGV[2], ARGV[3], ARGV[4]\n"
+    "local jk = jobkey(id)\n"
+    "local st = redis.call('HGET', jk, 'state')\n"
+    "if st ~= 'queued' then\n"
+    "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n"
+    "  return nil\n"
+    "end\n"
+    "local a = redis.call('HINCRBY', jk, 'attempts', 1)\n"
+    "redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w)\n"
+    "redis.call('HDEL', jk, 'finished_at', 'error')\n"
+    "local f = redis.call('HMGET', jk, 'ms', 'payload', 'max_attempts')\n"
+    "return {f[1], f[2] or '', tostring(a), f[3]}\n";
+
+static const char finish_lua[] = LUA_PRELUDE
+    "local id, w, now, ttl, st = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]\n"
+    "local jk = jobkey(id)\n"
+    "redis.call('LREM', P .. 'wip:' .. w, 0, id)\n"
+    "local cur = redis.call('HGET', jk, 'state')\n"
+    "if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n"
+    "if cur == 'queued' then\n"
+    "  redis.call('LREM', P .. 'q:' .. redis.call('HGET', jk, 'queue'), 0, id)\n"
+    "end\n"
+    "redis.call('HSET', jk, 'state', st, 'finished_at', now, 'worker', w,\n"
+    "  'digest', ARGV[7], 'iterations', ARGV[8], 'cpu_ms', ARGV[9], 'wall_ms', ARGV[10])\n"
+    "if ARGV[11] ~= '' then redis.call('HSET', jk, 'error', ARGV[11]) end\n"
+    "redis.call('EXPIRE', jk, ttl)\n"
+    "notify(jk, id)\n"
+    "return 1\n";
+
+static const char recover_lua[] = LUA_PRELUDE
+    "local w, now, ttl, maxhb, reason = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
+    "local hb = redis.call('ZSCORE', P .. 'workers', w)\n"
+    "if hb and tonumber(hb) > maxhb then return -1 end\n"
+    "local wip = P .. 'wip:' .. w\n"
+    "local requeued, dead = 0, 0\n"
+    "while true do\n"
+    "  local id = redis.call('RPOP', wip)\n"
+    "  if not id then break end\n"
+    "  local jk = jobkey(id)\n"
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts', 'max_attempts')\n"
+    "  local st, q = f[1], f[2]\n"
+    "  if st == 'running' and tonumber(f[3] or 0) >= tonumber(f[4] or 1) then\n"
+    "    redis.call('HSET', jk, 'state', 'dead', 'finished_at', now,\n"
+    "      'error', reason .. ' (attempt ' .. f[3] .. ' of ' .. f[4] .. ')')\n"
+    "    redis.call('LPUSH', P .. 'dead:' .. q, id)\n"
+    "    redis.call('EXPIRE', jk, ttl)\n"
+    "    notify(jk, id)\n"
+    "    dead = dead + 1\n"
+    "  elseif st == 'running' or st == 'queued' then\n"
+    "    redis.call('HSET', jk, 'state', 'queued')\n"
+    "    redis.call('HSET', jk, 'error', reason)\n"
+    "    redis.call('RPUSH', P .. 'q:' .. q, id)\n"
+    "    requeued = requeued + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('ZREM', P .. 'workers', w)\n"
+    "return {requeued, dead}\n";
+
+static const char queues_lua[] = LUA_PRELUDE
+    "local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local alive = redis.call('ZCOUNT', P .. 'workers', now - lease, '+inf')\n"
+    "local inprog = {}\n"
+    "for _, w in ipairs(redis.call('ZRANGE', P .. 'workers', 0, -1)) do\n"
+    "  for _, id in ipairs(redis.call('LRANGE', P .. 'wip:' .. w, 0, -1)) do\n"
+    "    local q = redis.call('HGET', jobkey(id), 'queue')\n"
+    "    if q then inprog[q] = (inprog[q] or 0) + 1 end\n"
+    "  end\n"
+    "end\n"
+    "local out = {alive}\n"
+    "local names = redis.call('SMEMBERS', P .. 'queues')\n"
+    "table.sort(names)\n"
+    "for _, q in ipairs(names) do\n"
+    "  out[#out + 1] = q\n"
+    "  out[#out + 1] = redis.call('LLEN', P .. 'q:' .. q)\n"
+    "  out[#out + 1] = inprog[q] or 0\n"
+    "  out[#out + 1] = redis.call('LLEN', P .. 'dead:' .. q)\n"
+    "end\n"
+    "return out\n";
+
+static const struct {
+    const char *name;
+    const char *source;
+} scripts[SCRIPT_COUNT] = {
+    [SCRIPT_ENQUEUE] = {"enqueue", enqueue_lua},
+    [SCRIPT_CANCEL] = {"cancel", cancel_lua},
+    [SCRIPT_WATCH] = {"watch", watch_lua},
+    [SCRIPT_START] = {"start", start_lua},
+    [SCRIPT_FINISH] = {"finish", finish_lua},
+    [SCRIPT_RECOVER] = {"recover", recover_lua},
+    [SCRIPT_QUEUES] = {"queues", queues_lua},
+};
+
+const char *script_source(enum script_id id)
+{
+    return (unsigned)id < SCRIPT_COUNT ? scripts[id].source : NULL;
+}
+
+const char *script_name(enum script_id id)
+{
+    return (unsigned)id < SCRIPT_COUNT ? scripts[id].name : "unknown";
+}

@@ -1,0 +1,50 @@
+#ifndef OFFLOAD_SCRIPTS_H
+#define OFFLOAD_SCRIPTS_H
+/* The Lua scripts that make every multi-key step of a job's life atomic.
+ * They are the single place that writes job hashes and moves ids between
+ * lists, so api and worker cannot disagree about the lifecycle.
+ * Keys are built inside the scripts from the prefix (standalone Redis only). */
+#include <stddef.h>
+
+enum script_id {
+    /* ARGV: prefix, max_queue, now_us, n, then n × (id, queue, ms, payload,
+     * max_attempts, notify). Creates every job hash and LPUSHes every id, or
+     * none: replies the integer n, or the error "FULL <queue>" when a queue
+     * would pass max_queue. */
+    SCRIPT_ENQUEUE,
+    /* ARGV: prefix, id, now_us, ttl_s. Replies 1 cancelled, 0 unknown, or
+     * the job's state (string) when it is no longer queued. */
+    SCRIPT_CANCEL,
+    /* ARGV: prefix, id, api_id. Adds api_id to the job's notify list unless
+     * the job is terminal; replies HGETALL of the job (empty when unknown). */
+    SCRIPT_WATCH,
+    /* ARGV: prefix, id, worker_id, now_us. Marks a queued job running by
+     * this worker, attempts+1; replies {ms, payload, attempts, max_attempts}.
+     * A job that is gone, cancelled or terminal is dropped from the worker's
+     * wip list and nil is replied: skip it. */
+    SCRIPT_START,
+    /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed),
+     * digest, iterations, cpu_ms, wall_ms, error. Stores the result, sets the
+     * TTL, LREMs the id from the worker's wip list (and from its queue, if a
+     * recovery had put it back), PUBLISHes the id to every notify channel.
+     * Replies 1, or 0 when the job was already terminal (result ignored). */
+    SCRIPT_FINISH,
+    /* ARGV: prefix, worker_id, now_us, ttl_s, max_heartbeat_ms, reason.
+     * Aborts (replies -1) if the worker's heartbeat is newer than
+     * max_heartbeat_ms. Otherwise, for each id in its wip list: back to the
+     * front of its queue as queued, or — when a started run has used up
+     * max_attempts — into dead:{queue} as dead with `reason`; then
+     * deregisters the worker. Replies {requeued, dead}. */
+    SCRIPT_RECOVER,
+    /* ARGV: prefix, now_ms, lease_ms. Replies {workers_alive, then per known
+     * queue: name, depth, in_progress, dead}. */
+    SCRIPT_QUEUES,
+    SCRIPT_COUNT
+};
+
+/* The Lua source of a script (static storage). */
+const char *script_source(enum script_id id);
+/* A short name for logs: "enqueue", "finish", ... */
+const char *script_name(enum script_id id);
+
+#endif

@@ -1,0 +1,40 @@
+#ifndef OFFLOAD_URL_H
+#define OFFLOAD_URL_H
+/* URL and address parsing into fixed-size structs (no allocation). Every
+ * parser returns 0, or -1 with a message in err naming what is wrong. */
+#include <stdbool.h>
+#include <stddef.h>
+
+#define URL_HOST_MAX 256
+#define URL_PATH_MAX 2048
+#define URL_SECRET_MAX 256
+
+struct redis_url {
+    bool is_unix;                   /* unix:///path/to/redis.sock */
+    char host[URL_HOST_MAX];        /* IPv6 without brackets */
+    int port;                       /* default 6379 */
+    char path[URL_PATH_MAX];        /* socket path when is_unix */
+    char password[URL_SECRET_MAX];  /* "" when none; never log it */
+    int db;                         /* default 0; also unix://...?db=N */
+};
+
+/* redis://[:password@]host[:port][/db]  or  unix:///path[?db=N] */
+int redis_url_parse(const char *s, struct redis_url *out, char *err, size_t errlen);
+/* The URL with any password replaced by "***", for logs. */
+void redis_url_redact(const struct redis_url *u, char *buf, size_t len);
+
+struct http_url {
+    char host[URL_HOST_MAX];  /* IPv6 without brackets */
+    int port;                 /* default 80 */
+    char path[URL_PATH_MAX];  /* path plus query, at least "/" */
+    char hostport[URL_HOST_MAX + 8]; /* for the Host header: "h:p" or "[v6]:p" */
+};
+
+/* http://host[:port][/path[?query]]  (https is rejected: not supported) */
+int http_url_parse(const char *s, struct http_url *out, char *err, size_t errlen);
+
+/* Listen/connect address: "127.0.0.1:8080", "[::1]:8080", "localhost:80",
+ * ":8080" (host 0.0.0.0? no: "" → 127.0.0.1), "8080" (port only → 127.0.0.1). Port 0 allowed. */
+int addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err, size_t errlen);
+
+#endif

@@ -3,46 +3,13 @@
 #include "common/log.h"
 
 #include <check.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Redirects stderr into a fresh O_APPEND temp file; capture_end restores it
- * and returns the file's contents (malloc'd, caller frees). */
-struct capture {
-    int saved;
-    int fd;
-    char path[64];
-};
-
-static void capture_begin(struct capture *c)
-{
-    strcpy(c->path, "/tmp/test_log.XXXXXX");
-    c->fd = mkstemp(c->path);
-    ck_assert_int_ge(c->fd, 0);
-    ck_assert_int_eq(fcntl(c->fd, F_SETFL, O_APPEND), 0);
-    c->saved = dup(STDERR_FILENO);
-    ck_assert_int_ge(c->saved, 0);
-    ck_assert_int_ge(dup2(c->fd, STDERR_FILENO), 0);
-}
-
-static char *capture_end(struct capture *c)
-{
-    dup2(c->saved, STDERR_FILENO);
-    close(c->saved);
-    off_t size = lseek(c->fd, 0, SEEK_END);
-    ck_assert_int_ge(size, 0);
-    char *buf = malloc((size_t)size + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(c->fd, buf, (size_t)size, 0), size);
-    buf[size] = '\0';
-    close(c->fd);
-    unlink(c->path);
-    return buf;
-}
+#include "tests/unit/unit.h"
 
 static size_t count_lines(const char *s)
 {
@@ -112,7 +79,7 @@ START_TEST(line_shape)
     struct capture c;
     unsetenv("LOG_LEVEL");
     log_init("unit");
-    capture_begin(&c);
+    capture_begin(&c, STDERR_FILENO);
     log_warn("hello world", "k=%d name=%s", 42, "x");
     log_info("bare", NULL);
     char *out = capture_end(&c);
@@ -132,7 +99,7 @@ START_TEST(level_filter)
 {
     struct capture c;
     log_set_level(LOG_WARN);
-    capture_begin(&c);
+    capture_begin(&c, STDERR_FILENO);
     log_debug("d", NULL);
     log_info("i", NULL);
     log_warn("w", NULL);
@@ -153,7 +120,7 @@ START_TEST(init_reads_env)
     struct capture c;
     setenv("LOG_LEVEL", "debug", 1);
     log_init("envtest");
-    capture_begin(&c);
+    capture_begin(&c, STDERR_FILENO);
     log_debug("visible", NULL);
     char *out = capture_end(&c);
     ck_assert_ptr_nonnull(strstr(out, "level=debug comp=envtest msg=visible"));
@@ -161,7 +128,7 @@ START_TEST(init_reads_env)
 
     log_set_level(LOG_INFO);
     setenv("LOG_LEVEL", "loud", 1);
-    capture_begin(&c);
+    capture_begin(&c, STDERR_FILENO);
     log_init("envtest");
     log_debug("hidden", NULL);
     out = capture_end(&c);
@@ -178,7 +145,7 @@ START_TEST(long_line_truncated)
     static char big[10000];
     memset(big, 'x', sizeof big - 1);
     log_set_level(LOG_INFO);
-    capture_begin(&c);
+    capture_begin(&c, STDERR_FILENO);
     log_info("big", "v=%s", big);
     char *out = capture_end(&c);
     ck_assert_uint_eq(count_lines(out), 1);
@@ -209,7 +176,7 @@ START_TEST(threads_never_interleave)
     struct capture c;
     pthread_t t[WRITERS];
     log_set_level(LOG_INFO);
-    capture_begin(&c);
+    capture_begin(&c, STDERR_FILENO);
     for (long i = 0; i < WRITERS; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, writer, (void *)i), 0);
     for (int i = 0; i < WRITERS; i++)
@@ -265,9 +232,5 @@ static Suite *log_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(log_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(log_suite());
 }

@@ -1,0 +1,57 @@
+#ifndef OFFLOAD_APP_H
+#define OFFLOAD_APP_H
+/* The API process: its settings and the parts every route handler reaches. */
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/task.h"
+#include "common/url.h"
+
+struct rconn;
+struct waiters;
+struct metrics;
+struct pool;
+struct proxy;
+
+struct api_config {
+    const char *listen;
+    const char *redis;
+    const char *upstream;
+    int64_t upstream_timeout_ms;
+    long threads;
+    const char *task_clock;
+    long max_queue;
+    long max_inflight;
+    long max_body;
+    int64_t result_ttl_ms;
+    const char *prefix;
+    long procs;
+    const char *auth_token;
+    int64_t grace_ms;
+    int64_t header_timeout_ms;
+    int64_t idle_timeout_ms;
+};
+
+struct app {
+    struct api_config cfg;
+    enum task_clock clock;
+    struct redis_url redis_url;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct rconn *redis;   /* commands */
+    struct rconn *sub;     /* SUBSCRIBE to our done channel */
+    struct waiters *waiters;
+    struct metrics *metrics;
+    struct pool *pool;
+    struct proxy *proxy;
+    char id[64];           /* this API instance: names its done channel */
+    char channel[256];     /* <prefix>done:<id> */
+    long inflight;
+    bool draining;
+    int cores;
+};
+
+#endif

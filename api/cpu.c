@@ -1,0 +1,89 @@
+#include "api/cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/jobs.h"
+#include "api/pool.h"
+#include "api/req.h"
+#include "common/job.h"
+#include "common/task.h"
+
+#define CPU_QUEUE_WAIT_MS 120000 /* a deep queue at 100 clients takes ~25 s to drain; leave room */
+
+struct cpu_work {
+    struct api_req *r;
+    int ms;
+    enum task_clock clock;
+    struct task_result res;
+};
+
+static json_t *cpu_result_json(const char *mode, const struct task_result *res)
+{
+    char digest[17];
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)res->digest);
+    return json_pack("{s:s,s:s,s:I,s:f,s:f}", "mode", mode, "digest", digest, "iterations",
+                     (json_int_t)res->iterations, "cpu_ms", res->cpu_ms, "wall_ms", res->wall_ms);
+}
+
+static void cpu_work_run(void *arg)
+{
+    struct cpu_work *w = arg;
+    task_run(w->ms, w->clock, "", 0, &w->res);
+}
+
+static void cpu_work_done(void *arg)
+{
+    struct cpu_work *w = arg;
+    struct api_req *r = w->r;
+    json_t *body = cpu_result_json("thread", &w->res);
+    free(w);
+    req_reply_json(r, 200, body);
+}
+
+void cpu_handle(struct api_req *r)
+{
+    char *mode = req_query(r, "mode");
+    char *mss = req_query(r, "ms");
+    const char *m = mode ? mode : "inline";
+    long ms = JOB_MS_DEFAULT;
+    int64_t wait_ms = 0;
+    if (mss) {
+        char *end;
+        ms = strtol(mss, &end, 10);
+        if (end == mss || *end != '\0' || ms < 0 || ms > JOB_MS_MAX) {
+            req_reply_error(r, 400, "ms: must be an integer in 0..%d", JOB_MS_MAX);
+            goto out;
+        }
+    }
+    if (strcmp(m, "inline") == 0) {
+        struct task_result res;
+        task_run((int)ms, r->app->clock, "", 0, &res);
+        req_reply_json(r, 200, cpu_result_json("inline", &res));
+    } else if (strcmp(m, "thread") == 0) {
+        struct cpu_work *w = calloc(1, sizeof *w);
+        if (w == NULL) {
+            req_reply_error(r, 503, "out of memory");
+            goto out;
+        }
+        w->r = r;
+        w->ms = (int)ms;
+        w->clock = r->app->clock;
+        if (pool_submit(r->app->pool, cpu_work_run, cpu_work_done, w) != 0) {
+            free(w);
+            req_reply_error(r, 503, "out of memory");
+        }
+    } else if (strcmp(m, "queue") == 0) {
+        if (req_wait_ms(r, 600, &wait_ms) != 0) {
+            req_reply_error(r, 400, "wait: must be a number of seconds in 0..600");
+            goto out;
+        }
+        jobs_run_and_wait(r, (int)ms, wait_ms ? wait_ms : CPU_QUEUE_WAIT_MS);
+    } else {
+        req_reply_error(r, 400, "mode: must be one of inline, thread, queue");
+    }
+out:
+    free(mode);
+    free(mss);
+}

@@ -1,0 +1,215 @@
+/* bin/api: flags, the listening socket, and with --procs N a supervisor of
+ * N server processes that share the port (SO_REUSEPORT). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "api/server.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/task.h"
+#include "common/url.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static pid_t spawn_server(const struct api_config *cfg, const char *host, int port)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[256];
+        int fd;
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        fd = server_socket(host, port, 1, err, sizeof err);
+        if (fd < 0) {
+            log_error("listen failed", "error=\"%s\"", err);
+            _exit(1);
+        }
+        _exit(server_run(cfg, fd) == 0 ? 0 : 1);
+    }
+    return pid;
+}
+
+/* Keeps cfg->procs servers running until SIGTERM/SIGINT, then forwards the
+ * signal and waits for them. */
+static int supervise(const struct api_config *cfg, const char *host, int port)
+{
+    long n = cfg->procs;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    struct sigaction sa = {.sa_handler = on_stop};
+    int ret = 0;
+    if (pids == NULL)
+        return 1;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (long i = 0; i < n; i++)
+        pids[i] = spawn_server(cfg, host, port);
+    while (!stop_signal) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (long i = 0; i < n; i++)
+            if (pids[i] == pid && !stop_signal) {
+                log_warn("api process died, restarting", "pid=%d status=%d", (int)pid, status);
+                sleep(1);
+                pids[i] = spawn_server(cfg, host, port);
+            }
+    }
+    for (long i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    for (long i = 0; i < n; i++) {
+        int status;
+        while (pids[i] > 0 && waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
+            ;
+        if (pids[i] > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+            ret = 1;
+    }
+    free(pids);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    struct api_config cfg = {
+        .listen = "127.0.0.1:8080",
+        .redis = "redis://127.0.0.1:6379",
+        .upstream = "http://127.0.0.1:8081/",
+        .upstream_timeout_ms = 5000,
+        .threads = 0,
+        .task_clock = "cpu",
+        .max_queue = 100000,
+        .max_inflight = 10000,
+        .max_body = 1024 * 1024,
+        .result_ttl_ms = 3600 * 1000,
+        .prefix = "offload:",
+        .procs = 1,
+        .auth_token = "",
+        .grace_ms = 30000,
+        .header_timeout_ms = 30000,
+        .idle_timeout_ms = 60000,
+    };
+    const struct opt opts[] = {
+        {"listen", 0, "API_LISTEN", OPT_STR, &cfg.listen, 0, 0, "address to listen on (127.0.0.1:8080)"},
+        {"redis", 0, "REDIS_URL", OPT_STR, &cfg.redis, 0, 0, "redis://[:password@]host[:port][/db] or unix:///path (redis://127.0.0.1:6379)"},
+        {"upstream", 0, "UPSTREAM_URL", OPT_STR, &cfg.upstream, 0, 0, "upstream for /io (http://127.0.0.1:8081/)"},
+        {"upstream-timeout", 0, "UPSTREAM_TIMEOUT", OPT_DURATION, &cfg.upstream_timeout_ms, 1, 3600000, "upstream timeout, 504 after it (5s)"},
+        {"threads", 0, "API_THREADS", OPT_INT, &cfg.threads, 1, 1024, "thread pool size for /cpu and /io mode=thread (5 x cores)"},
+        {"task-clock", 0, "TASK_CLOCK", OPT_STR, &cfg.task_clock, 0, 0, "cpu | wall: what a task's ms measure (cpu)"},
+        {"max-queue", 0, "API_MAX_QUEUE", OPT_INT, &cfg.max_queue, 1, 1e9, "429 when a queue holds more jobs (100000)"},
+        {"max-inflight", 0, "API_MAX_INFLIGHT", OPT_INT, &cfg.max_inflight, 1, 1e7, "503 when more requests are in flight (10000)"},
+        {"max-body", 0, "API_MAX_BODY", OPT_INT, &cfg.max_body, 1, 1 << 30, "413 over this many body bytes (1048576)"},
+        {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &cfg.result_ttl_ms, 1000, 1e12, "how long finished jobs are kept (3600s)"},
+        {"prefix", 0, "REDIS_PREFIX", OPT_STR, &cfg.prefix, 0, 0, "Redis key prefix (offload:)"},
+        {"procs", 0, "API_PROCS", OPT_INT, &cfg.procs, 1, 256, "server processes sharing the port (1)"},
+        {"auth-token", 0, "API_TOKEN", OPT_STR, &cfg.auth_token, 0, 0, "require Authorization: Bearer <token> (off)"},
+        {"grace", 0, "API_GRACE", OPT_DURATION, &cfg.grace_ms, 0, 3600000, "on SIGTERM, time to finish requests in flight (30s)"},
+        {"idle-timeout", 0, "API_IDLE_TIMEOUT", OPT_DURATION, &cfg.idle_timeout_ms, 1000, 3600000, "close a connection idle this long (60s)"},
+    };
+    const struct config_spec spec = {
+        .prog = "api",
+        .usage = "api [flags]",
+        .about = "offload's HTTP front end: enqueues jobs in Redis, proxies IO without blocking.",
+        .opts = opts,
+        .nopts = sizeof opts / sizeof opts[0],
+    };
+    char err[512], host[URL_HOST_MAX];
+    int first, port, fd;
+    enum task_clock clock;
+    struct redis_url ru;
+    struct http_url hu;
+
+    log_init("api");
+    switch (config_parse(&spec, argc, argv, &first, err, sizeof err)) {
+    case CONFIG_EXIT:
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "api: %s\n", err);
+        return 2;
+    case CONFIG_OK:
+        break;
+    }
+    if (cfg.threads == 0)
+        cfg.threads = 5 * sysconf(_SC_NPROCESSORS_ONLN);
+    if (task_clock_parse(cfg.task_clock, &clock) != 0) {
+        fprintf(stderr, "api: --task-clock: must be cpu or wall\n");
+        return 2;
+    }
+    if (redis_url_parse(cfg.redis, &ru, err, sizeof err) != 0) {
+        fprintf(stderr, "api: --redis: %s\n", err);
+        return 2;
+    }
+    if (http_url_parse(cfg.upstream, &hu, err, sizeof err) != 0) {
+        fprintf(stderr, "api: --upstream: %s\n", err);
+        return 2;
+    }
+    if (addr_parse(cfg.listen, host, sizeof host, &port, err, sizeof err) != 0) {
+        fprintf(stderr, "api: --listen: %s\n", err);
+        return 2;
+    }
+    if (cfg.prefix[0] == '\0' || strlen(cfg.prefix) > 64 || strchr(cfg.prefix, ' ')) {
+        fprintf(stderr, "api: --prefix: must be 1..64 characters without spaces\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "api: libcurl initialisation failed\n");
+        return 1;
+    }
+    if (cfg.procs > 1) {
+        /* bound but not listening: reserves the port (port 0 → a real one)
+         * without taking a share of the connections */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int ret;
+        fd = server_socket(host, port, 0, err, sizeof err);
+        if (fd < 0) {
+            fprintf(stderr, "api: --listen: %s\n", err);
+            return 1;
+        }
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+        log_info("supervisor started", "procs=%ld port=%d", cfg.procs, port);
+        ret = supervise(&cfg, host, port);
+        close(fd);
+        curl_global_cleanup();
+        return ret;
+    }
+    fd = server_socket(host, port, 1, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "api: --listen: %s\n", err);
+        return 1;
+    }
+    {
+        int ret = server_run(&cfg, fd) == 0 ? 0 : 1;
+        curl_global_cleanup();
+        return ret;
+    }
+}

@@ -1,0 +1,35 @@
+#ifndef OFFLOAD_METRICS_H
+#define OFFLOAD_METRICS_H
+/* Prometheus counters and histograms of the API, kept on the loop thread. */
+#include <event2/buffer.h>
+#include <stdint.h>
+
+#include "api/route.h"
+
+struct metrics;
+
+/* Returns a new zeroed set, or NULL. Free with metrics_free. */
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+/* Counts one answered request and its latency. */
+void metrics_observe(struct metrics *m, enum route route, int code, int64_t dur_us);
+/* Records one measurement of event-loop lag (how late a timer fired). */
+void metrics_loop_lag(struct metrics *m, int64_t lag_us);
+/* Counts a request refused before routing (over --max-inflight etc.). */
+void metrics_rejected(struct metrics *m, int code);
+
+struct metrics_gauges {
+    long inflight;
+    unsigned long redis_reconnects;
+    int redis_up;
+    long waiters;
+    long pool_queued;
+    long proxy_active;
+};
+
+/* Appends the Prometheus text exposition to out. `queues_text` (may be
+ * NULL) is extra pre-rendered lines, e.g. queue depth gauges. */
+int metrics_render(const struct metrics *m, const struct metrics_gauges *g, const char *queues_text,
+                   struct evbuffer *out);
+
+#endif

@@ -1,0 +1,302 @@
+#include "api/rconn.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define RCONN_BACKOFF_MIN_MS 100
+#define RCONN_BACKOFF_MAX_MS 1000 /* the issue: reconnect backoff capped at 1 s */
+#define RCONN_SETUP_MAX (4 + SCRIPT_COUNT)
+
+/* Lifecycle of the connection. */
+enum rconn_state {
+    RCONN_IDLE,       /* no context; the retry timer is pending */
+    RCONN_CONNECTING, /* TCP/unix connect in progress */
+    RCONN_SETUP,      /* connected; AUTH/SELECT/SETNAME/SCRIPT LOAD replies pending */
+    RCONN_READY,      /* commands accepted */
+};
+
+struct rconn {
+    struct event_base *base;
+    struct redis_url url;
+    char *name;
+    rconn_state_fn *on_state;
+    void *arg;
+    redisAsyncContext *ac;
+    enum rconn_state state;
+    int setup_pending;
+    bool setup_failed;
+    bool was_ready;
+    bool closing;
+    int backoff_ms;
+    unsigned long reconnects;
+    unsigned long generation; /* bumps on each new context, so stale setup replies are ignored */
+    char sha[SCRIPT_COUNT][41];
+    struct event *retry_ev;
+    struct event *free_ev;
+    char redacted[URL_PATH_MAX + URL_HOST_MAX];
+};
+
+static void rconn_connect(struct rconn *rc);
+
+static void rconn_schedule_retry(struct rconn *rc)
+{
+    struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+    rc->state = RCONN_IDLE;
+    evtimer_add(rc->retry_ev, &tv);
+    rc->backoff_ms *= 2;
+    if (rc->backoff_ms > RCONN_BACKOFF_MAX_MS)
+        rc->backoff_ms = RCONN_BACKOFF_MAX_MS;
+}
+
+static void rconn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rconn_connect(arg);
+}
+
+static void rconn_lost(struct rconn *rc, const char *why)
+{
+    bool was_ready = rc->state == RCONN_READY;
+    rc->ac = NULL; /* hiredis frees the context after its disconnect callback */
+    rc->generation++;
+    if (rc->closing)
+        return;
+    if (was_ready) {
+        rc->reconnects++;
+        log_warn("redis connection lost", "conn=%s redis=%s reason=\"%s\"", rc->name, rc->redacted, why);
+        rc->on_state(rc, false, rc->arg);
+    }
+    rconn_schedule_retry(rc);
+}
+
+static void rconn_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    struct rconn *rc = ac->data;
+    (void)status;
+    if (rc == NULL || rc->ac != ac)
+        return;
+    rconn_lost(rc, ac->errstr[0] ? ac->errstr : "closed");
+}
+
+static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rconn *rc = ac->data;
+    redisReply *reply = r;
+    unsigned long gen = (unsigned long)(uintptr_t)priv;
+    if (rc == NULL || gen != rc->generation || rc->state != RCONN_SETUP)
+        return;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        if (!rc->setup_failed)
+            log_error("redis setup failed", "conn=%s error=\"%s\"", rc->name,
+                      reply ? reply->str : "disconnected");
+        rc->setup_failed = true;
+    }
+    if (--rc->setup_pending > 0)
+        return;
+    if (rc->setup_failed) {
+        /* e.g. wrong password: drop the connection and retry with backoff */
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    rc->state = RCONN_READY;
+    rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+    log_info("redis connected", "conn=%s redis=%s", rc->name, rc->redacted);
+    rc->was_ready = true;
+    rc->on_state(rc, true, rc->arg);
+}
+
+/* Scripts are loaded by name; the reply of each SCRIPT LOAD is its sha. */
+static void rconn_script_loaded_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rconn *rc = ac->data;
+    redisReply *reply = r;
+    uintptr_t packed = (uintptr_t)priv;
+    int id = (int)(packed & 0xff);
+    unsigned long gen = (unsigned long)(packed >> 8);
+    if (rc == NULL || gen != (rc->generation & 0xffffff))
+        return;
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+        memcpy(rc->sha[id], reply->str, 41);
+    rconn_setup_cb(ac, r, (void *)(uintptr_t)rc->generation);
+}
+
+static void rconn_connect_cb(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    struct rconn *rc = ac->data;
+    void *gen;
+    char db[16];
+    if (rc == NULL || rc->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context itself after this callback */
+        log_debug("redis connect failed", "conn=%s error=\"%s\"", rc->name, ac->errstr);
+        rconn_lost(rc, ac->errstr);
+        return;
+    }
+    rc->state = RCONN_SETUP;
+    rc->setup_failed = false;
+    rc->setup_pending = 0;
+    gen = (void *)(uintptr_t)rc->generation;
+    if (rc->url.password[0]) {
+        rc->setup_pending++;
+        redisAsyncCommand(ac, rconn_setup_cb, gen, "AUTH %s", rc->url.password);
+    }
+    if (rc->url.db) {
+        snprintf(db, sizeof db, "%d", rc->url.db);
+        rc->setup_pending++;
+        redisAsyncCommand(ac, rconn_setup_cb, gen, "SELECT %s", db);
+    }
+    rc->setup_pending++;
+    redisAsyncCommand(ac, rconn_setup_cb, gen, "CLIENT SETNAME %s", rc->name);
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        uintptr_t packed = ((uintptr_t)(rc->generation & 0xffffff) << 8) | (uintptr_t)i;
+        rc->setup_pending++;
+        redisAsyncCommand(ac, rconn_script_loaded_cb, (void *)packed, "SCRIPT LOAD %s", script_source(i));
+    }
+}
+
+static void rconn_connect(struct rconn *rc)
+{
+    redisAsyncContext *ac;
+    if (rc->closing)
+        return;
+    if (rc->url.is_unix)
+        ac = redisAsyncConnectUnix(rc->url.path);
+    else
+        ac = redisAsyncConnect(rc->url.host, rc->url.port);
+    if (ac == NULL) {
+        rconn_schedule_retry(rc);
+        return;
+    }
+    if (ac->err) {
+        log_debug("redis connect failed", "conn=%s error=\"%s\"", rc->name, ac->errstr);
+        redisAsyncFree(ac); /* not inside a hiredis callback: safe */
+        rconn_schedule_retry(rc);
+        return;
+    }
+    ac->data = rc;
+    if (redisLibeventAttach(ac, rc->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        rconn_schedule_retry(rc);
+        return;
+    }
+    rc->generation++;
+    rc->ac = ac;
+    rc->state = RCONN_CONNECTING;
+    redisAsyncSetConnectCallback(ac, rconn_connect_cb);
+    redisAsyncSetDisconnectCallback(ac, rconn_disconnect_cb);
+}
+
+struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, const char *name,
+                        rconn_state_fn *on_state, void *arg)
+{
+    struct rconn *rc = calloc(1, sizeof *rc);
+    if (rc == NULL)
+        return NULL;
+    rc->base = base;
+    rc->url = *url;
+    rc->on_state = on_state;
+    rc->arg = arg;
+    rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+    rc->name = strdup(name);
+    if (rc->name == NULL)
+        goto err;
+    rc->retry_ev = evtimer_new(base, rconn_retry_cb, rc);
+    if (rc->retry_ev == NULL)
+        goto err;
+    redis_url_redact(url, rc->redacted, sizeof rc->redacted);
+    rconn_connect(rc);
+    return rc;
+err:
+    free(rc->name);
+    free(rc);
+    return NULL;
+}
+
+static void rconn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rconn *rc = arg;
+    (void)fd;
+    (void)what;
+    if (rc->ac) {
+        redisAsyncContext *ac = rc->ac;
+        rc->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac); /* runs pending callbacks with NULL */
+    }
+    event_free(rc->retry_ev);
+    event_free(rc->free_ev);
+    free(rc->name);
+    free(rc);
+}
+
+void rconn_free(struct rconn *rc)
+{
+    struct timeval zero = {0, 0};
+    if (rc == NULL || rc->closing)
+        return;
+    rc->closing = true;
+    evtimer_del(rc->retry_ev);
+    rc->free_ev = evtimer_new(rc->base, rconn_free_cb, rc);
+    if (rc->free_ev == NULL) {
+        /* cannot defer: free now (callers never do this from a hiredis callback) */
+        rconn_free_cb(-1, 0, rc);
+        return;
+    }
+    evtimer_add(rc->free_ev, &zero);
+}
+
+bool rconn_ready(const struct rconn *rc)
+{
+    return rc != NULL && rc->state == RCONN_READY && !rc->closing;
+}
+
+unsigned long rconn_reconnects(const struct rconn *rc)
+{
+    return rc->reconnects;
+}
+
+int rconn_command(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                  const size_t *argvlen)
+{
+    if (!rconn_ready(rc))
+        return -1;
+    return redisAsyncCommandArgv(rc->ac, cb, priv, argc, argv, argvlen) == REDIS_OK ? 0 : -1;
+}
+
+#define RCONN_SCRIPT_ARGS_MAX (3 + 4 + 6 * 1000)
+
+int rconn_script(struct rconn *rc, enum script_id id, redisCallbackFn *cb, void *priv, int argc,
+                 const char **argv, const size_t *argvlen)
+{
+    const char **av = NULL;
+    size_t *al = NULL;
+    int ret = -1;
+    if (!rconn_ready(rc) || (unsigned)id >= SCRIPT_COUNT || argc < 0 || argc > RCONN_SCRIPT_ARGS_MAX)
+        return -1;
+    av = malloc(sizeof *av * (size_t)(argc + 3));
+    al = malloc(sizeof *al * (size_t)(argc + 3));
+    if (av == NULL || al == NULL)
+        goto err;
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = rc->sha[id];
+    al[1] = 40;
+    av[2] = "0";
+    al[2] = 1;
+    for (int i = 0; i < argc; i++) {
+        av[i + 3] = argv[i];
+        al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    ret = rconn_command(rc, cb, priv, argc + 3, av, al);
+err:
+    free(av);
+    free(al);
+    return ret;
+}

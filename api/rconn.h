@@ -1,0 +1,47 @@
+#ifndef OFFLOAD_RCONN_H
+#define OFFLOAD_RCONN_H
+/* One asynchronous Redis connection on a libevent loop that reconnects by
+ * itself (backoff 100 ms doubling, capped at 1 s), authenticates, selects
+ * the db, names itself, and loads the project's Lua scripts before it
+ * reports itself ready. hiredis 0.14 has no async timeouts and no safe
+ * free-inside-callback, so the context is only ever freed from a deferred
+ * event. */
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/scripts.h"
+#include "common/url.h"
+
+struct rconn;
+
+/* Called on the loop when the connection becomes ready (up = true) or is
+ * lost (up = false). Every command in flight has already had its callback
+ * (with NULL) when up = false is reported. */
+typedef void rconn_state_fn(struct rconn *rc, bool up, void *arg);
+
+/* Creates the connection and starts connecting. `url` is copied; `name` is
+ * the CLIENT SETNAME value (copied). Returns NULL on allocation failure.
+ * Free with rconn_free. */
+struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, const char *name,
+                        rconn_state_fn *on_state, void *arg);
+/* Disconnects (deferred, never inside a hiredis callback) and frees. Pending
+ * commands get their callback with a NULL reply before this returns or from
+ * the loop shortly after; the state callback is not called again. */
+void rconn_free(struct rconn *rc);
+bool rconn_ready(const struct rconn *rc);
+/* Number of times the connection was lost after having been ready. */
+unsigned long rconn_reconnects(const struct rconn *rc);
+
+/* Sends a command when ready. On success returns 0 and `cb` runs exactly
+ * once later, with reply == NULL on error or disconnect (the reply belongs to
+ * hiredis: copy what you keep). Returns -1 when not ready; cb is not called. */
+int rconn_command(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                  const size_t *argvlen);
+/* Like rconn_command for EVALSHA of a project script: argv holds only the
+ * script's ARGV (numkeys is 0). */
+int rconn_script(struct rconn *rc, enum script_id id, redisCallbackFn *cb, void *priv, int argc,
+                 const char **argv, const size_t *argvlen);
+
+#endif

@@ -1,0 +1,180 @@
+#include "api/req.h"
+
+#include <event2/buffer.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/app.h"
+#include "api/metrics.h"
+
+int64_t req_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* evhttp calls this while freeing the connection: only record the fact and
+ * defer the handler's reaction to the loop. */
+static void req_closed_cb(struct evhttp_connection *conn, void *arg)
+{
+    struct api_req *r = arg;
+    (void)conn;
+    r->conn = NULL;
+    r->client_gone = true;
+    if (r->gone_ev)
+        event_active(r->gone_ev, EV_TIMEOUT, 0);
+}
+
+static void req_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_req *r = arg;
+    (void)fd;
+    (void)what;
+    if (r->on_gone) {
+        req_gone_fn *fn = r->on_gone;
+        r->on_gone = NULL;
+        fn(r);
+    }
+}
+
+struct api_req *req_new(struct app *app, struct evhttp_request *req, enum route route)
+{
+    struct api_req *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->app = app;
+    r->req = req;
+    r->route = route;
+    r->start_us = req_now_us();
+    r->conn = evhttp_request_get_connection(req);
+    if (r->conn)
+        evhttp_connection_set_closecb(r->conn, req_closed_cb, r);
+    app->inflight++;
+    return r;
+}
+
+void req_on_gone(struct api_req *r, req_gone_fn *fn)
+{
+    r->on_gone = fn;
+    if (r->gone_ev == NULL) {
+        r->gone_ev = event_new(r->app->base, -1, 0, req_gone_cb, r);
+        if (r->gone_ev == NULL)
+            r->on_gone = NULL; /* cannot watch: the handler simply finishes its work */
+    }
+    if (r->client_gone && r->gone_ev)
+        event_active(r->gone_ev, EV_TIMEOUT, 0);
+}
+
+void req_add_header(struct api_req *r, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+}
+
+static void req_finish(struct api_req *r, int code, struct evbuffer *body)
+{
+    struct app *app = r->app;
+    metrics_observe(app->metrics, r->route, code, req_now_us() - r->start_us);
+    if (r->conn)
+        evhttp_connection_set_closecb(r->conn, NULL, NULL);
+    if (app->draining)
+        req_add_header(r, "Connection", "close");
+    evhttp_send_reply(r->req, code, NULL, body);
+    if (r->gone_ev)
+        event_free(r->gone_ev);
+    app->inflight--;
+    free(r);
+}
+
+void req_reply_raw(struct api_req *r, int code, const char *content_type, const void *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (content_type)
+        req_add_header(r, "Content-Type", content_type);
+    if (buf && len)
+        evbuffer_add(buf, body, len);
+    req_finish(r, code, buf);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+void req_reply_json(struct api_req *r, int code, json_t *body)
+{
+    char *text = NULL;
+    if (body == NULL)
+        body = json_object();
+    if (body)
+        text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        req_reply_raw(r, 500, "application/json", "{\"error\":\"out of memory\"}\n", 26);
+        return;
+    }
+    size_t n = strlen(text);
+    text[n] = '\0';
+    struct evbuffer *buf = evbuffer_new();
+    req_add_header(r, "Content-Type", "application/json");
+    if (buf) {
+        evbuffer_add(buf, text, n);
+        evbuffer_add(buf, "\n", 1);
+    }
+    free(text);
+    req_finish(r, code, buf);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+void req_reply_error(struct api_req *r, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    req_reply_json(r, code, json_pack("{s:s}", "error", msg));
+}
+
+char *req_query(struct api_req *r, const char *name)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct evkeyvalq params;
+    const char *v;
+    char *out = NULL;
+    if (q == NULL)
+        return NULL;
+    TAILQ_INIT(&params);
+    if (evhttp_parse_query_str(q, &params) != 0) {
+        evhttp_clear_headers(&params);
+        return NULL;
+    }
+    v = evhttp_find_header(&params, name);
+    if (v)
+        out = strdup(v);
+    evhttp_clear_headers(&params);
+    return out;
+}
+
+int req_wait_ms(struct api_req *r, double max_s, int64_t *ms)
+{
+    char *v = req_query(r, "wait");
+    char *end;
+    double s;
+    *ms = 0;
+    if (v == NULL)
+        return 0;
+    s = strtod(v, &end);
+    if (end == v || *end != '\0' || !isfinite(s) || s < 0 || s > max_s) {
+        free(v);
+        return -1;
+    }
+    free(v);
+    *ms = (int64_t)(s * 1000.0 + 0.5);
+    return 0;
+}

@@ -1,0 +1,44 @@
+#ifndef OFFLOAD_ROUTE_H
+#define OFFLOAD_ROUTE_H
+/* The route table: a pure function from (method, path) to a route, so the
+ * matcher can be unit-tested and fuzzed apart from the server. */
+#include <stddef.h>
+
+enum route {
+    ROUTE_NONE,       /* 404 */
+    ROUTE_JOBS,       /* /jobs */
+    ROUTE_JOB,        /* /jobs/{id} */
+    ROUTE_QUEUES,     /* /queues */
+    ROUTE_CPU,        /* /cpu */
+    ROUTE_IO,         /* /io */
+    ROUTE_HEALTHZ,    /* /healthz */
+    ROUTE_READYZ,     /* /readyz */
+    ROUTE_METRICS,    /* /metrics */
+    ROUTE_INFO,       /* /info */
+    ROUTE_COUNT
+};
+
+enum route_method {
+    RM_GET = 1,
+    RM_POST = 2,
+    RM_DELETE = 4,
+    RM_HEAD = 8,
+    RM_OTHER = 16,
+};
+
+struct route_match {
+    enum route route;
+    int allowed;       /* RM_* bits the route accepts */
+    char id[40];       /* the {id} segment (may be invalid: the handler checks) */
+};
+
+/* Matches a path (without query). Returns 0 when the route exists (check
+ * `allowed` for the method), -1 for an unknown path. Never reads past the
+ * NUL; ids longer than 39 bytes give an unknown path. */
+int route_match(const char *path, struct route_match *out);
+/* "GET, HEAD" style Allow header value for the bits. Static storage. */
+const char *route_allow_header(int allowed);
+/* A stable label for metrics: "/jobs/{id}" etc. */
+const char *route_label(enum route r);
+
+#endif

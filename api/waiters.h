@@ -1,0 +1,37 @@
+#ifndef OFFLOAD_WAITERS_H
+#define OFFLOAD_WAITERS_H
+/* Requests waiting for jobs to finish, keyed by job id. They are woken by
+ * the worker's PUBLISH on this API's done channel (never by polling), or by
+ * their own timer. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct app;
+struct waiters;
+struct waiter;
+
+/* Called once per waiter: with the terminal job (borrowed) when it finished,
+ * or with job == NULL when the timeout passed. The waiter is already removed
+ * and freed when this runs. */
+typedef void waiter_fn(void *arg, json_t *job);
+
+/* Returns an empty set, or NULL. Free with waiters_free (waiters still
+ * registered are completed with job == NULL first). */
+struct waiters *waiters_new(struct app *app);
+void waiters_free(struct waiters *ws);
+/* Registers a waiter for `id` (32 hex). Returns it, or NULL on allocation
+ * failure. The waiter is owned by the set until fn runs or it is cancelled. */
+struct waiter *waiters_add(struct waiters *ws, const char *id, int64_t timeout_ms, waiter_fn *fn, void *arg);
+/* Removes and frees a waiter without calling its fn. */
+void waiters_cancel(struct waiters *ws, struct waiter *w);
+/* A done message for `id` arrived: fetch the job and wake its waiters. */
+void waiters_notify(struct waiters *ws, const char *id);
+/* Wakes every waiter of `id` with `job` (borrowed) if it is terminal. */
+void waiters_complete(struct waiters *ws, const char *id, json_t *job);
+/* After the subscription was (re)established: fetch every waited job, in
+ * case its message was lost while we were not subscribed. */
+void waiters_recheck_all(struct waiters *ws);
+long waiters_count(const struct waiters *ws);
+
+#endif

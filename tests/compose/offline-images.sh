@@ -144,7 +144,7 @@ CFG
   mkdir -p "$rootfs/var/lib/apt/lists/partial"
   # Docker supplies these at run time.
   : >"$rootfs/etc/resolv.conf"; : >"$rootfs/etc/hostname"; : >"$rootfs/etc/machine-id"
-  rm -rf "$rootfs/dev/"* "$rootfs/proc/"* "$rootfs/sys/"* "$rootfs/run/"* 2>/dev/null || true
+  rm -rf "${rootfs:?}/dev/"* "${rootfs:?}/proc/"* "${rootfs:?}/sys/"* "${rootfs:?}/run/"* 2>/dev/null || true
 
   tar --numeric-owner --xattrs -C "$rootfs" -czf "$work/rootfs.tar.gz" .
   mv "$work/rootfs.tar.gz" "$TARBALL"
@@ -162,7 +162,7 @@ fi
 if have_image "$BASE_IMAGE"; then
   log "$BASE_IMAGE present"
 else
-  [ -s "$TARBALL" ] && log "using cached $TARBALL" || make_rootfs_tarball
+  if [ -s "$TARBALL" ]; then log "using cached $TARBALL"; else make_rootfs_tarball; fi
   log "docker import -> $BASE_IMAGE"
   docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

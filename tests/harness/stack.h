@@ -1,0 +1,43 @@
+#ifndef OFFLOAD_TEST_STACK_H
+#define OFFLOAD_TEST_STACK_H
+/* A whole offload stack for integration tests: a private Redis, the real
+ * api, N real workers and optionally slowsvc, on free ports. */
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tests/harness/harness.h"
+#include "tests/harness/http.h"
+
+#define STACK_MAX_WORKERS 8
+
+struct stack {
+    struct harness_redis redis;
+    int api_port;
+    pid_t api;
+    int up_port;
+    pid_t slowsvc;
+    int nworkers;
+    pid_t workers[STACK_MAX_WORKERS];
+    char base[64]; /* "http://127.0.0.1:PORT" */
+};
+
+struct stack_opts {
+    int workers;
+    int slowsvc_delay_ms;       /* 0: no slowsvc */
+    const char *const *api_args; /* extra api flags, NULL-terminated, or NULL */
+    const char *const *worker_args;
+    bool persist;
+};
+
+/* Starts everything and waits until /readyz answers 200 (10 s). 0 or -1. */
+int stack_start(struct stack *s, const struct stack_opts *o);
+/* Starts one more worker (index i) with the stack's Redis. */
+pid_t stack_worker(struct stack *s, const char *const *extra_args);
+void stack_stop(struct stack *s);
+/* HTTP to the api: path like "/jobs". */
+int stack_http(struct stack *s, const char *method, const char *path, const char *body,
+               const char *const *headers, long timeout_ms, struct http_resp *out);
+/* GET the job; returns its JSON (new ref) or NULL. */
+json_t *stack_job(struct stack *s, const char *id, double wait_s);
+
+#endif

@@ -1,0 +1,361 @@
+/* The job queue end to end: real Redis, real api, real workers. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/task.h"
+#include "tests/harness/stack.h"
+
+static struct stack S;
+
+static void up(int workers, const char *const *api_args)
+{
+    struct stack_opts o = {.workers = workers, .api_args = api_args};
+    ck_assert_msg(stack_start(&S, &o) == 0, "stack did not start");
+}
+
+static void down(void)
+{
+    stack_stop(&S);
+}
+
+/* POSTs body, expects `code`, returns the parsed JSON answer. */
+static json_t *post(const char *path, const char *body, long code)
+{
+    struct http_resp r;
+    json_t *j;
+    ck_assert_int_eq(stack_http(&S, "POST", path, body, NULL, 10000, &r), 0);
+    ck_assert_msg(r.code == code, "POST %s %s: want %ld got %ld: %s", path, body, code, r.code, r.body);
+    j = http_resp_json(&r);
+    http_resp_free(&r);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static void check_digest(json_t *job)
+{
+    json_t *res = json_object_get(job, "result");
+    const char *digest = json_string_value(json_object_get(res, "digest"));
+    json_int_t iters = json_integer_value(json_object_get(res, "iterations"));
+    char want[17];
+    ck_assert_ptr_nonnull(digest);
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)task_digest("", 0, (uint64_t)iters));
+    ck_assert_str_eq(digest, want);
+}
+
+START_TEST(jobs_all_done_with_two_workers)
+{
+    char body[64 * 1024];
+    size_t off = 0;
+    json_t *ids_all = json_array();
+    up(2, NULL);
+    /* 100 in one batch, 100 one by one */
+    off += (size_t)snprintf(body + off, sizeof body - off, "[");
+    for (int i = 0; i < 100; i++)
+        off += (size_t)snprintf(body + off, sizeof body - off, "%s{\"ms\":5}", i ? "," : "");
+    snprintf(body + off, sizeof body - off, "]");
+    json_t *batch = post("/jobs", body, 202);
+    json_array_extend(ids_all, json_object_get(batch, "ids"));
+    json_decref(batch);
+    for (int i = 0; i < 100; i++) {
+        json_t *one = post("/jobs", "{\"ms\":5}", 202);
+        ck_assert_str_eq(json_string_value(json_object_get(one, "state")), "queued");
+        json_array_append(ids_all, json_object_get(one, "id"));
+        json_decref(one);
+    }
+    ck_assert_int_eq(json_array_size(ids_all), 200);
+    size_t i;
+    json_t *idv;
+    json_t *workers = json_object();
+    json_array_foreach(ids_all, i, idv)
+    {
+        json_t *job = stack_job(&S, json_string_value(idv), 30);
+        ck_assert_ptr_nonnull(job);
+        ck_assert_str_eq(json_string_value(json_object_get(job, "state")), "done");
+        ck_assert_int_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+        check_digest(job);
+        json_object_set_new(workers, json_string_value(json_object_get(job, "worker")), json_true());
+        json_decref(job);
+    }
+    ck_assert_int_eq(json_object_size(workers), 2); /* both workers took a share */
+    json_decref(workers);
+    json_decref(ids_all);
+    down();
+}
+END_TEST
+
+START_TEST(post_wait_returns_finished_job)
+{
+    up(1, NULL);
+    json_t *job = post("/jobs?wait=10", "{\"ms\":50,\"payload\":\"abc\"}", 200);
+    ck_assert_str_eq(json_string_value(json_object_get(job, "state")), "done");
+    ck_assert_ptr_nonnull(json_object_get(job, "result"));
+    ck_assert(json_real_value(json_object_get(job, "finished_at")) >=
+              json_real_value(json_object_get(job, "started_at")));
+    json_decref(job);
+    /* a wait shorter than the job answers 202 with the job as it stands */
+    json_t *pending = post("/jobs?wait=0.1", "{\"ms\":2000}", 202);
+    const char *id = json_string_value(json_object_get(pending, "id"));
+    ck_assert_ptr_nonnull(id);
+    /* GET ?wait long-polls until it is done */
+    json_t *done = stack_job(&S, id, 10);
+    ck_assert_ptr_nonnull(done);
+    ck_assert_str_eq(json_string_value(json_object_get(done, "state")), "done");
+    json_decref(done);
+    json_decref(pending);
+    down();
+}
+END_TEST
+
+START_TEST(killed_worker_job_finishes_on_survivor)
+{
+    up(2, NULL);
+    json_t *j = post("/jobs", "{\"ms\":3000}", 202);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    json_t *job = NULL;
+    const char *w = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref(job);
+        job = stack_job(&S, id, 0);
+        if (job && strcmp(json_string_value(json_object_get(job, "state")), "running") == 0)
+            break;
+        harness_sleep_ms(20);
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(job, "state")), "running");
+    w = json_string_value(json_object_get(job, "worker"));
+    /* which of the two is running it? kill that one */
+    char want[32];
+    int victim = -1;
+    for (int i = 0; i < 2; i++) {
+        snprintf(want, sizeof want, "-%d-", (int)S.workers[i]);
+        if (strstr(w, want))
+            victim = i;
+    }
+    ck_assert_msg(victim >= 0, "worker id %s names no pid of ours", w);
+    harness_kill(S.workers[victim], SIGKILL);
+    json_decref(job);
+    job = stack_job(&S, id, 20);
+    ck_assert_ptr_nonnull(job);
+    ck_assert_str_eq(json_string_value(json_object_get(job, "state")), "done");
+    ck_assert_int_eq(json_integer_value(json_object_get(job, "attempts")), 2);
+    ck_assert_str_ne(json_string_value(json_object_get(job, "worker")), w);
+    json_decref(job);
+    json_decref(j);
+    down();
+}
+END_TEST
+
+START_TEST(redis_down_503_then_recovers)
+{
+    struct http_resp r;
+    char ra[16];
+    up(1, NULL);
+    harness_redis_kill(&S.redis);
+    harness_sleep_ms(200);
+    int64_t t0 = harness_now_ms();
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{\"ms\":1}", NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 503);
+    ck_assert_ptr_nonnull(http_resp_header(&r, "Retry-After", ra, sizeof ra));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"error\""));
+    http_resp_free(&r);
+    ck_assert_msg(harness_now_ms() - t0 < 1000, "503 must come at once");
+    ck_assert_int_eq(stack_http(&S, "GET", "/readyz", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 503);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200); /* the loop still turns */
+    http_resp_free(&r);
+    ck_assert_int_eq(harness_redis_resume(&S.redis), 0);
+    long code = 0;
+    for (int i = 0; i < 100 && code != 202; i++) {
+        harness_sleep_ms(100);
+        ck_assert_int_eq(stack_http(&S, "POST", "/jobs?wait=10", "{\"ms\":1}", NULL, 15000, &r), 0);
+        code = r.code;
+        http_resp_free(&r);
+        if (code == 200)
+            break;
+    }
+    ck_assert_msg(code == 200, "after Redis is back the job must run (got %ld)", code);
+    ck_assert_int_eq(harness_wait_exit(S.api, 0, NULL), -1); /* the API never exited */
+    down();
+}
+END_TEST
+
+struct bad_case {
+    const char *method, *path, *body;
+    long code;
+    const char *needle; /* in the error message */
+};
+
+START_TEST(bad_inputs_get_their_codes)
+{
+    static const struct bad_case cases[] = {
+        {"POST", "/jobs", "{\"ms\":", 400, "invalid JSON"},
+        {"POST", "/jobs", "{\"ms\":\"fast\"}", 400, "ms"},
+        {"POST", "/jobs", "{\"ms\":60001}", 400, "0..60000"},
+        {"POST", "/jobs", "{\"ms\":-1}", 400, "0..60000"},
+        {"POST", "/jobs", "{\"queue\":\"a b\"}", 400, "queue"},
+        {"POST", "/jobs", "{\"max_attempts\":0}", 400, "max_attempts"},
+        {"POST", "/jobs", "{\"colour\":1}", 400, "colour"},
+        {"POST", "/jobs", "[{\"ms\":1},{\"ms\":1},{\"ms\":\"x\"}]", 400, "[2]"},
+        {"POST", "/jobs", "[]", 400, ""},
+        {"POST", "/jobs", "42", 400, ""},
+        {"POST", "/jobs?wait=abc", "{}", 400, "wait"},
+        {"GET", "/nope", NULL, 404, "no route"},
+        {"GET", "/jobs/0123456789abcdef0123456789abcdef", NULL, 404, "no job"},
+        {"GET", "/jobs/zzz", NULL, 404, "no job"},
+        {"DELETE", "/jobs/0123456789abcdef0123456789abcdef", NULL, 404, "no job"},
+        {"GET", "/jobs", NULL, 405, "allowed"},
+        {"PUT", "/queues", "{}", 405, "allowed"},
+        {"GET", "/cpu?mode=fast", NULL, 400, "mode"},
+        {"GET", "/cpu?mode=inline&ms=70000", NULL, 400, "ms"},
+        {"GET", "/io?mode=magic", NULL, 400, "mode"},
+    };
+    struct http_resp r;
+    char allow[64];
+    up(0, (const char *const[]){"--max-body", "1000", NULL});
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct bad_case *c = &cases[i];
+        ck_assert_int_eq(stack_http(&S, c->method, c->path, c->body, NULL, 5000, &r), 0);
+        ck_assert_msg(r.code == c->code, "%s %s %s: want %ld got %ld (%s)", c->method, c->path,
+                      c->body ? c->body : "", c->code, r.code, r.body);
+        json_t *j = http_resp_json(&r);
+        ck_assert_msg(j && json_is_string(json_object_get(j, "error")), "%s %s: not a JSON error: %s",
+                      c->method, c->path, r.body);
+        ck_assert_msg(strstr(json_string_value(json_object_get(j, "error")), c->needle),
+                      "%s %s: error '%s' lacks '%s'", c->method, c->path,
+                      json_string_value(json_object_get(j, "error")), c->needle);
+        if (c->code == 405)
+            ck_assert_ptr_nonnull(http_resp_header(&r, "Allow", allow, sizeof allow));
+        json_decref(j);
+        http_resp_free(&r);
+    }
+    /* a body over --max-body */
+    char big[1500];
+    memset(big, ' ', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[0] = '{';
+    big[sizeof big - 2] = '}';
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", big, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 413);
+    http_resp_free(&r);
+    /* still serving */
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{\"ms\":1}", NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 202);
+    ck_assert_ptr_nonnull(http_resp_header(&r, "Location", allow, sizeof allow));
+    ck_assert_int_eq(strncmp(allow, "/jobs/", 6), 0);
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
+START_TEST(queue_limit_gives_429)
+{
+    struct http_resp r;
+    char ra[16];
+    up(0, (const char *const[]){"--max-queue", "3", NULL});
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", NULL, 5000, &r), 0);
+        ck_assert_int_eq(r.code, 202);
+        http_resp_free(&r);
+    }
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 429);
+    ck_assert_ptr_nonnull(http_resp_header(&r, "Retry-After", ra, sizeof ra));
+    http_resp_free(&r);
+    /* another queue is not full */
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{\"queue\":\"other\"}", NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 202);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "GET", "/queues", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    json_t *q = http_resp_json(&r);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(q, "queues"), "default"), "depth")), 3);
+    json_decref(q);
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
+START_TEST(auth_token_required)
+{
+    struct http_resp r;
+    up(0, (const char *const[]){"--auth-token", "s3cret", NULL});
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 401);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", (const char *const[]){"Authorization: Bearer wrong", NULL}, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 401);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", (const char *const[]){"Authorization: Bearer s3cret", NULL}, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 202);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
+START_TEST(cancel_queued_job)
+{
+    struct http_resp r;
+    char path[64];
+    up(0, NULL);
+    json_t *j = post("/jobs", "{}", 202);
+    snprintf(path, sizeof path, "/jobs/%s", json_string_value(json_object_get(j, "id")));
+    ck_assert_int_eq(stack_http(&S, "DELETE", path, NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "DELETE", path, NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 409);
+    http_resp_free(&r);
+    json_t *job = stack_job(&S, json_string_value(json_object_get(j, "id")), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(job, "state")), "cancelled");
+    json_decref(job);
+    json_decref(j);
+    /* a cancelled job is never run: start a worker and check it stays cancelled */
+    down();
+}
+END_TEST
+
+START_TEST(metrics_and_info)
+{
+    struct http_resp r;
+    up(1, NULL);
+    json_t *j = post("/jobs?wait=5", "{\"ms\":1}", 200);
+    json_decref(j);
+    ck_assert_int_eq(stack_http(&S, "GET", "/metrics", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "offload_http_requests_total{route=\"/jobs\",code=\"200\"} 1"));
+    ck_assert_ptr_nonnull(strstr(r.body, "offload_event_loop_lag_seconds_bucket"));
+    ck_assert_ptr_nonnull(strstr(r.body, "offload_queue_depth{queue=\"default\"} 0"));
+    ck_assert_ptr_nonnull(strstr(r.body, "offload_workers_alive 1"));
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("jobs");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, jobs_all_done_with_two_workers);
+    tcase_add_test(tc, post_wait_returns_finished_job);
+    tcase_add_test(tc, killed_worker_job_finishes_on_survivor);
+    tcase_add_test(tc, redis_down_503_then_recovers);
+    tcase_add_test(tc, bad_inputs_get_their_codes);
+    tcase_add_test(tc, queue_limit_gives_429);
+    tcase_add_test(tc, auth_token_required);
+    tcase_add_test(tc, cancel_queued_job);
+    tcase_add_test(tc, metrics_and_info);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

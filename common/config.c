@@ -1,11 +1,12 @@
 /* Command-line flags with environment twins, and duration parsing. */
 #include "common/config.h"
 
+#include "common/errmsg.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +19,6 @@ const char offload_version[] = "0.1.0";
 #define DURATION_MAX_MS 1000000000000000.0
 /* Width of the flag column in --help. */
 #define USAGE_COLUMN 34
-
-static int config_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int config_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Accepts digits with an optional fraction, then "ms", "s", "m", "h" or
  * nothing (seconds). Rounds to the nearest millisecond. */
@@ -119,7 +107,7 @@ static int opt_set(const struct opt *o, const char *label, const char *val, char
     case OPT_BOOL: {
         bool b;
         if (bool_parse(val, &b) < 0)
-            return config_fail(err, errlen, "%s: must be true or false (1/0, yes/no, on/off)",
+            return errmsg_fail(err, errlen, "%s: must be true or false (1/0, yes/no, on/off)",
                                label);
         *(bool *)o->dst = b;
         return 0;
@@ -133,9 +121,9 @@ static int opt_set(const struct opt *o, const char *label, const char *val, char
             ok = (double)v >= o->min && (double)v <= o->max;
         if (!ok) {
             if (opt_has_range(o))
-                return config_fail(err, errlen, "%s: must be an integer in %.0f..%.0f", label,
+                return errmsg_fail(err, errlen, "%s: must be an integer in %.0f..%.0f", label,
                                    o->min, o->max);
-            return config_fail(err, errlen, "%s: must be an integer", label);
+            return errmsg_fail(err, errlen, "%s: must be an integer", label);
         }
         *(long *)o->dst = v;
         return 0;
@@ -150,9 +138,9 @@ static int opt_set(const struct opt *o, const char *label, const char *val, char
             ok = v >= o->min && v <= o->max;
         if (!ok) {
             if (opt_has_range(o))
-                return config_fail(err, errlen, "%s: must be a number in %g..%g", label, o->min,
+                return errmsg_fail(err, errlen, "%s: must be a number in %g..%g", label, o->min,
                                    o->max);
-            return config_fail(err, errlen, "%s: must be a number", label);
+            return errmsg_fail(err, errlen, "%s: must be a number", label);
         }
         *(double *)o->dst = v;
         return 0;
@@ -167,12 +155,12 @@ static int opt_set(const struct opt *o, const char *label, const char *val, char
                 char lo[32], hi[32];
                 duration_format((int64_t)o->min, lo, sizeof lo);
                 duration_format((int64_t)o->max, hi, sizeof hi);
-                return config_fail(err, errlen,
+                return errmsg_fail(err, errlen,
                                    "%s: must be a duration in %s..%s (like 250ms, 5s, 2m, 1h; "
                                    "a bare number is seconds)",
                                    label, lo, hi);
             }
-            return config_fail(err, errlen,
+            return errmsg_fail(err, errlen,
                                "%s: must be a duration like 250ms, 5s, 2m, 1h (a bare number is "
                                "seconds)",
                                label);
@@ -181,7 +169,7 @@ static int opt_set(const struct opt *o, const char *label, const char *val, char
         return 0;
     }
     }
-    return config_fail(err, errlen, "%s: unsupported option type", label);
+    return errmsg_fail(err, errlen, "%s: unsupported option type", label);
 }
 
 static const struct opt *opt_find_long(const struct config_spec *spec, const char *name,
@@ -250,7 +238,7 @@ enum config_result config_parse(const struct config_spec *spec, int argc, char *
         if (a[0] != '-' || a[1] == '\0') { /* positional ("-" alone is stdin-style) */
             if (spec->allow_positional)
                 break;
-            return config_fail(err, errlen, "unexpected argument \"%s\"", a);
+            return errmsg_fail(err, errlen, "unexpected argument \"%s\"", a);
         }
         if (a[1] == '-') {
             const char *name = a + 2;
@@ -266,7 +254,7 @@ enum config_result config_parse(const struct config_spec *spec, int argc, char *
             }
             o = opt_find_long(spec, name, nlen);
             if (o == NULL)
-                return config_fail(err, errlen, "unknown flag --%.*s (see --help)", (int)nlen,
+                return errmsg_fail(err, errlen, "unknown flag --%.*s (see --help)", (int)nlen,
                                    name);
             snprintf(label, sizeof label, "--%s", o->name);
             if (eq != NULL)
@@ -278,11 +266,11 @@ enum config_result config_parse(const struct config_spec *spec, int argc, char *
             }
             o = opt_find_short(spec, a[1]);
             if (o == NULL)
-                return config_fail(err, errlen, "unknown flag -%c (see --help)", a[1]);
+                return errmsg_fail(err, errlen, "unknown flag -%c (see --help)", a[1]);
             snprintf(label, sizeof label, "-%c", o->short_name);
             if (a[2] != '\0') {
                 if (o->type == OPT_BOOL)
-                    return config_fail(err, errlen, "%s: takes no value", label);
+                    return errmsg_fail(err, errlen, "%s: takes no value", label);
                 val = a + 2; /* -c10 */
             }
         }
@@ -292,14 +280,14 @@ enum config_result config_parse(const struct config_spec *spec, int argc, char *
             } else if (i + 1 < argc) {
                 val = argv[++i];
             } else {
-                return config_fail(err, errlen, "%s: needs a value", label);
+                return errmsg_fail(err, errlen, "%s: needs a value", label);
             }
         }
         if (opt_set(o, label, val, err, errlen) < 0)
             return CONFIG_ERROR;
     }
     if (env_failed < 0)
-        return config_fail(err, errlen, "%s", env_err);
+        return errmsg_fail(err, errlen, "%s", env_err);
     if (first_positional != NULL)
         *first_positional = i;
     return CONFIG_OK;

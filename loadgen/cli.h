@@ -1,0 +1,21 @@
+#ifndef OFFLOAD_LOADGEN_CLI_H
+#define OFFLOAD_LOADGEN_CLI_H
+/* `loadgen [flags] URL`: the HTTP benchmark command. */
+#include <stddef.h>
+
+#include "common/config.h"
+
+/* Runs the command; returns the exit code (0 ran, 1 fatal, 2 bad flag). */
+int cli_main(int argc, char **argv);
+
+/* Moves every -H/--header value out of argv into headers (pointers into
+ * argv) and the positional arguments after the flags, so config_parse sees
+ * `prog flags... -- positionals...` whatever order the user typed. The spec
+ * says which flags take a value, so values are not taken for positionals.
+ * out_argv must have room for argc + 2 entries (it ends with NULL), headers
+ * for argc. Returns the new argc, or -1 with a message in err (a -H without
+ * a value). */
+int cli_split_args(const struct config_spec *spec, int argc, char **argv, char **out_argv, const char **headers,
+                   size_t *nheaders, char *err, size_t errlen);
+
+#endif

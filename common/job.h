@@ -78,6 +78,11 @@ void job_specs_free(struct job_spec *specs, size_t n);
 json_t *job_to_json(const char *const *fields, const size_t *field_lens,
                     const char *const *values, const size_t *value_lens, size_t npairs);
 
+/* json_dumps flags for a job view: 16 significant digits print microsecond
+ * timestamps as 1732571000.1 or 1732571000.123456 (jansson's default of 17
+ * can print 1732571000.0999999 for the same number). */
+#define JOB_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(16))
+
 /* Key names. Each writes a NUL-terminated key into buf and returns its
  * length, or -1 if it does not fit. */
 int key_queue(char *buf, size_t len, const char *prefix, const char *queue);

@@ -1,0 +1,444 @@
+/* The job model: states, POST /jobs bodies, the JSON view of a job hash,
+ * and Redis key names. */
+#include "common/job.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/errmsg.h"
+
+static const char *const state_names[] = {
+    [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running", [JOB_DONE] = "done",
+    [JOB_FAILED] = "failed", [JOB_DEAD] = "dead",       [JOB_CANCELLED] = "cancelled",
+};
+#define STATE_COUNT (sizeof state_names / sizeof state_names[0])
+
+const char *job_state_name(enum job_state s)
+{
+    return (unsigned)s < STATE_COUNT ? state_names[s] : "unknown";
+}
+
+int job_state_parse(const char *s, enum job_state *out)
+{
+    for (size_t i = 0; s != NULL && i < STATE_COUNT; i++) {
+        if (strcmp(s, state_names[i]) == 0) {
+            *out = (enum job_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool job_state_terminal(enum job_state s)
+{
+    return s == JOB_DONE || s == JOB_FAILED || s == JOB_DEAD || s == JOB_CANCELLED;
+}
+
+bool job_queue_valid(const char *q)
+{
+    if (q == NULL)
+        return false;
+    size_t n = 0;
+    for (; q[n] != '\0'; n++) {
+        char c = q[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok || n >= JOB_QUEUE_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+/* ---- POST /jobs bodies ---- */
+
+/* Sets every default; the payload is an owned "". Returns 0 or -1 (OOM). */
+static int spec_init(struct job_spec *s)
+{
+    s->ms = JOB_MS_DEFAULT;
+    s->max_attempts = JOB_ATTEMPTS_DEFAULT;
+    snprintf(s->queue, sizeof s->queue, "%s", JOB_QUEUE_DEFAULT);
+    s->payload_len = 0;
+    s->payload = calloc(1, 1);
+    return s->payload ? 0 : -1;
+}
+
+/* Reads an integer field in [min, max]; -1 names it otherwise. */
+static int field_int(json_t *val, const char *prefix, const char *name, int min, int max,
+                     int *out, char *err, size_t errlen)
+{
+    json_int_t v = json_is_integer(val) ? json_integer_value(val) : (json_int_t)min - 1;
+    if (v < min || v > max)
+        return errmsg_fail(err, errlen, "%s%s: must be an integer in %d..%d", prefix, name, min,
+                           max);
+    *out = (int)v;
+    return 0;
+}
+
+/* Fills s (already defaulted) from one object; err names the first bad
+ * field, prefixed (e.g. "[3].") in a batch. */
+static int spec_from_object(json_t *obj, struct job_spec *s, const char *prefix, char *err,
+                            size_t errlen)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        if (strcmp(key, "ms") == 0) {
+            if (field_int(val, prefix, key, 0, JOB_MS_MAX, &s->ms, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "max_attempts") == 0) {
+            if (field_int(val, prefix, key, 1, JOB_ATTEMPTS_MAX, &s->max_attempts, err,
+                          errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "payload") == 0) {
+            size_t len = json_is_string(val) ? json_string_length(val) : 0;
+            if (!json_is_string(val) || len > JOB_PAYLOAD_MAX)
+                return errmsg_fail(err, errlen, "%spayload: must be a string of at most %d bytes",
+                                   prefix, JOB_PAYLOAD_MAX);
+            char *copy = malloc(len + 1);
+            if (copy == NULL)
+                return errmsg_fail(err, errlen, "out of memory");
+            memcpy(copy, json_string_value(val), len + 1);
+            free(s->payload);
+            s->payload = copy;
+            s->payload_len = len;
+        } else if (strcmp(key, "queue") == 0) {
+            if (!json_is_string(val) || !job_queue_valid(json_string_value(val)))
+                return errmsg_fail(err, errlen, "%squeue: must match [A-Za-z0-9_.:-]{1,%d}",
+                                   prefix, JOB_QUEUE_MAX);
+            snprintf(s->queue, sizeof s->queue, "%s", json_string_value(val));
+        } else {
+            return errmsg_fail(err, errlen,
+                               "%s%s: unknown field (allowed: ms, payload, queue, max_attempts)",
+                               prefix, key);
+        }
+    }
+    return 0;
+}
+
+static bool body_blank(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n')
+            return false;
+    }
+    return true;
+}
+
+/* See job.h. On success *out (n specs) belongs to the caller; on failure
+ * nothing is left allocated and *out is NULL. */
+int job_parse_body(const char *buf, size_t len, struct job_spec **out, size_t *n,
+                   bool *is_batch, char *err, size_t errlen)
+{
+    json_t *root = NULL;
+    struct job_spec *specs = NULL;
+    size_t count = 0;
+    bool batch = false;
+    json_error_t jerr;
+
+    *out = NULL;
+    *n = 0;
+    *is_batch = false;
+    if (buf == NULL || body_blank(buf, len)) {
+        count = 1;
+    } else {
+        root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+        if (root == NULL) {
+            errmsg_fail(err, errlen, "invalid JSON: %s at line %d column %d", jerr.text,
+                        jerr.line, jerr.column);
+            goto err;
+        }
+        if (json_is_array(root)) {
+            batch = true;
+            count = json_array_size(root);
+            if (count == 0) {
+                errmsg_fail(err, errlen, "batch: must hold at least 1 job");
+                goto err;
+            }
+            if (count > JOB_BATCH_MAX) {
+                errmsg_fail(err, errlen, "batch: at most %d jobs", JOB_BATCH_MAX);
+                goto err;
+            }
+        } else if (json_is_object(root)) {
+            count = 1;
+        } else {
+            errmsg_fail(err, errlen, "body: must be a JSON object or an array of objects");
+            goto err;
+        }
+    }
+
+    specs = calloc(count, sizeof *specs); /* zeroed: job_specs_free can free any prefix */
+    if (specs == NULL) {
+        errmsg_fail(err, errlen, "out of memory");
+        goto err;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char prefix[32] = "";
+        json_t *obj = batch ? json_array_get(root, i) : root;
+        if (spec_init(&specs[i]) < 0) {
+            errmsg_fail(err, errlen, "out of memory");
+            goto err;
+        }
+        if (obj == NULL)
+            continue; /* empty body: defaults */
+        if (batch)
+            snprintf(prefix, sizeof prefix, "[%zu].", i);
+        if (!json_is_object(obj)) {
+            errmsg_fail(err, errlen, "[%zu]: must be an object", i);
+            goto err;
+        }
+        if (spec_from_object(obj, &specs[i], prefix, err, errlen) < 0)
+            goto err;
+    }
+    json_decref(root);
+    *out = specs;
+    *n = count;
+    *is_batch = batch;
+    return 0;
+err:
+    job_specs_free(specs, count);
+    json_decref(root);
+    return -1;
+}
+
+void job_specs_free(struct job_spec *specs, size_t n)
+{
+    if (specs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(specs[i].payload);
+    free(specs);
+}
+
+/* ---- the JSON view of a job hash ---- */
+
+/* The value of field `name`, or NULL when absent or empty (scripts write ""
+ * for "no value", e.g. the digest of a failed job). */
+static const char *pair_get(const char *const *fields, const size_t *field_lens,
+                            const char *const *values, const size_t *value_lens, size_t npairs,
+                            const char *name, size_t *len)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < npairs; i++) {
+        if (field_lens[i] == nlen && memcmp(fields[i], name, nlen) == 0) {
+            if (values[i] == NULL || value_lens[i] == 0)
+                return NULL;
+            *len = value_lens[i];
+            return values[i];
+        }
+    }
+    return NULL;
+}
+
+/* A JSON string from bytes that should be UTF-8; invalid bytes become '?'
+ * rather than losing the whole value. NULL only on OOM. */
+static json_t *json_text(const char *v, size_t len)
+{
+    json_t *s = json_stringn(v, len);
+    if (s != NULL)
+        return s;
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        copy[i] = (unsigned char)v[i] < 0x80 ? v[i] : '?';
+    s = json_stringn(copy, len);
+    free(copy);
+    return s;
+}
+
+/* Copies a short value into buf as a C string; false when it does not fit. */
+static bool value_cstr(const char *v, size_t len, char *buf, size_t cap)
+{
+    if (len >= cap)
+        return false;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return true;
+}
+
+static bool parse_i64(const char *v, size_t len, long long *out)
+{
+    char buf[32], *end;
+    if (!value_cstr(v, len, buf, sizeof buf))
+        return false;
+    errno = 0;
+    *out = strtoll(buf, &end, 10);
+    return end != buf && *end == '\0' && errno == 0;
+}
+
+static bool parse_double(const char *v, size_t len, double *out)
+{
+    char buf[64], *end;
+    if (!value_cstr(v, len, buf, sizeof buf))
+        return false;
+    errno = 0;
+    *out = strtod(buf, &end);
+    return end != buf && *end == '\0' && errno == 0 && isfinite(*out);
+}
+
+/* How a stored field is shown in JSON. */
+enum value_kind {
+    V_TEXT, /* string */
+    V_INT,  /* integer */
+    V_REAL, /* number */
+    V_TIME, /* Unix microseconds shown as seconds */
+};
+
+/* The JSON value of one stored field, as `kind`; null when absent or not
+ * parseable as that kind. NULL only on OOM. */
+static json_t *field_json(const char *const *f, const size_t *fl, const char *const *v,
+                          const size_t *vl, size_t n, const char *name, enum value_kind kind)
+{
+    size_t len = 0;
+    const char *s = pair_get(f, fl, v, vl, n, name, &len);
+    long long i;
+    double d;
+    if (s == NULL)
+        return json_null();
+    switch (kind) {
+    case V_TEXT:
+        return json_text(s, len);
+    case V_INT:
+        return parse_i64(s, len, &i) ? json_integer(i) : json_null();
+    case V_REAL:
+        return parse_double(s, len, &d) ? json_real(d) : json_null();
+    case V_TIME: /* Unix microseconds -> seconds; exact to the microsecond below 2^53 us */
+        return parse_i64(s, len, &i) ? json_real((double)i / 1e6) : json_null();
+    }
+    return json_null();
+}
+
+/* {digest, iterations, cpu_ms, wall_ms} when a digest was stored, else null. */
+static json_t *result_json(const char *const *f, const size_t *fl, const char *const *v,
+                           const size_t *vl, size_t n)
+{
+    size_t len;
+    if (pair_get(f, fl, v, vl, n, JOB_F_DIGEST, &len) == NULL)
+        return json_null();
+    json_t *r = json_object();
+    if (r == NULL)
+        return NULL;
+    if (json_object_set_new(r, "digest", field_json(f, fl, v, vl, n, JOB_F_DIGEST, V_TEXT)) < 0 ||
+        json_object_set_new(r, "iterations",
+                            field_json(f, fl, v, vl, n, JOB_F_ITERATIONS, V_INT)) < 0 ||
+        json_object_set_new(r, "cpu_ms", field_json(f, fl, v, vl, n, JOB_F_CPU_MS, V_REAL)) < 0 ||
+        json_object_set_new(r, "wall_ms", field_json(f, fl, v, vl, n, JOB_F_WALL_MS, V_REAL)) < 0)
+        goto err;
+    return r;
+err:
+    json_decref(r);
+    return NULL;
+}
+
+/* See job.h. json_object_set_new takes the value even when it fails, and a
+ * NULL value (OOM) makes it fail, so one check per field frees everything. */
+json_t *job_to_json(const char *const *fields, const size_t *field_lens,
+                    const char *const *values, const size_t *value_lens, size_t npairs)
+{
+    static const struct {
+        const char *json, *field;
+        enum value_kind kind;
+    } plain[] = {
+        {"id", JOB_F_ID, V_TEXT},
+        {"state", JOB_F_STATE, V_TEXT},
+        {"queue", JOB_F_QUEUE, V_TEXT},
+        {"ms", JOB_F_MS, V_INT},
+        {"max_attempts", JOB_F_MAX_ATTEMPTS, V_INT},
+        {"attempts", JOB_F_ATTEMPTS, V_INT},
+        {"created_at", JOB_F_CREATED, V_TIME},
+        {"started_at", JOB_F_STARTED, V_TIME},
+        {"finished_at", JOB_F_FINISHED, V_TIME},
+        {"worker", JOB_F_WORKER, V_TEXT},
+    };
+    size_t len;
+    if (pair_get(fields, field_lens, values, value_lens, npairs, JOB_F_ID, &len) == NULL)
+        return NULL;
+    json_t *job = json_object();
+    if (job == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        json_t *val = field_json(fields, field_lens, values, value_lens, npairs, plain[i].field,
+                                 plain[i].kind);
+        if (json_object_set_new(job, plain[i].json, val) < 0)
+            goto err;
+    }
+    /* a job not yet started has made no attempts, even if the hash says nothing */
+    if (json_is_null(json_object_get(job, "attempts")) &&
+        json_object_set_new(job, "attempts", json_integer(0)) < 0)
+        goto err;
+    if (json_object_set_new(job, "result",
+                            result_json(fields, field_lens, values, value_lens, npairs)) < 0 ||
+        json_object_set_new(job, "error", field_json(fields, field_lens, values, value_lens,
+                                                     npairs, JOB_F_ERROR, V_TEXT)) < 0)
+        goto err;
+    return job;
+err:
+    json_decref(job);
+    return NULL;
+}
+
+/* ---- key names ---- */
+
+static int key_build(char *buf, size_t len, const char *prefix, const char *kind,
+                     const char *name)
+{
+    if (len == 0)
+        return -1;
+    int n = snprintf(buf, len, "%s%s%s", prefix ? prefix : "", kind, name ? name : "");
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+int key_queue(char *buf, size_t len, const char *prefix, const char *queue)
+{
+    return key_build(buf, len, prefix, "q:", queue);
+}
+
+int key_job(char *buf, size_t len, const char *prefix, const char *id)
+{
+    return key_build(buf, len, prefix, "job:", id);
+}
+
+int key_wip(char *buf, size_t len, const char *prefix, const char *worker)
+{
+    return key_build(buf, len, prefix, "wip:", worker);
+}
+
+int key_workers(char *buf, size_t len, const char *prefix)
+{
+    return key_build(buf, len, prefix, "workers", NULL);
+}
+
+int key_dead(char *buf, size_t len, const char *prefix, const char *queue)
+{
+    return key_build(buf, len, prefix, "dead:", queue);
+}
+
+int key_done_channel(char *buf, size_t len, const char *prefix, const char *api_id)
+{
+    return key_build(buf, len, prefix, "done:", api_id);
+}
+
+int key_reaper_lock(char *buf, size_t len, const char *prefix)
+{
+    return key_build(buf, len, prefix, "reaper", NULL);
+}
+
+int key_queues(char *buf, size_t len, const char *prefix)
+{
+    return key_build(buf, len, prefix, "queues", NULL);
+}
+
+int64_t job_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

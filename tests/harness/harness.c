@@ -21,6 +21,30 @@
 static pid_t children[HARNESS_MAX_CHILDREN];
 static size_t nchildren;
 static bool atexit_registered;
+/* Redis directories not yet removed: a failing Check test exits without its
+ * teardown, so atexit removes them. */
+#define REDIS_DIRS_MAX 16
+static char redis_dirs[REDIS_DIRS_MAX][64];
+
+static void redis_dir_remove(const char *dir);
+
+static void cleanup_at_exit(void)
+{
+    harness_kill_all();
+    for (size_t i = 0; i < REDIS_DIRS_MAX; i++)
+        if (redis_dirs[i][0])
+            redis_dir_remove(redis_dirs[i]);
+}
+
+static int register_atexit(void)
+{
+    if (!atexit_registered) {
+        if (atexit(cleanup_at_exit) != 0)
+            return -1;
+        atexit_registered = true;
+    }
+    return 0;
+}
 
 static void registry_add(pid_t pid)
 {
@@ -156,11 +180,8 @@ static char **env_build(const char *const env_extra[])
 
 pid_t harness_spawn(const char *const argv[], const char *const env_extra[])
 {
-    if (!atexit_registered) {
-        if (atexit(harness_kill_all) != 0)
-            return -1;
-        atexit_registered = true;
-    }
+    if (register_atexit() != 0)
+        return -1;
     char **envp = env_build(env_extra);
     if (!envp)
         return -1;
@@ -289,6 +310,14 @@ int harness_redis_start(struct harness_redis *r)
         r->dir[0] = '\0';
         return -1;
     }
+    for (size_t i = 0; i < REDIS_DIRS_MAX; i++) {
+        if (!redis_dirs[i][0]) {
+            snprintf(redis_dirs[i], sizeof redis_dirs[i], "%s", r->dir);
+            break;
+        }
+    }
+    if (register_atexit() != 0)
+        goto err;
     if (r->port == 0)
         r->port = harness_free_port();
     if (r->port <= 0)
@@ -315,14 +344,18 @@ int harness_redis_restart(struct harness_redis *r)
     return harness_redis_resume(r);
 }
 
-/* Removes the files redis-server may leave in dir (AOF and RDB), then dir. */
+/* Removes the files redis-server may leave in dir (AOF and RDB), then dir,
+ * and forgets it (dir may point into redis_dirs: copy it first). */
 static void redis_dir_remove(const char *dir)
 {
     char cmd[128];
     /* The directory is ours (mkdtemp) and its name has no shell metacharacters. */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    for (size_t i = 0; i < REDIS_DIRS_MAX; i++)
+        if (strcmp(redis_dirs[i], dir) == 0)
+            redis_dirs[i][0] = '\0';
     if (system(cmd) != 0)
-        fprintf(stderr, "harness: could not remove %s\n", dir);
+        fprintf(stderr, "harness: failed: %s\n", cmd);
 }
 
 void harness_redis_stop(struct harness_redis *r)
@@ -332,4 +365,13 @@ void harness_redis_stop(struct harness_redis *r)
         redis_dir_remove(r->dir);
         r->dir[0] = '\0';
     }
+}
+
+int harness_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

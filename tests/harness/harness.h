@@ -8,6 +8,7 @@
  * each child gets PR_SET_PDEATHSIG=SIGKILL so it dies with the test even when
  * the test itself is SIGKILLed (e.g. by Check's timeout). Start processes from
  * the test's main thread: the death signal follows the thread that forked. */
+#include <check.h>
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,7 +58,8 @@ int harness_kill(pid_t pid, int sig);
 int harness_wait_exit(pid_t pid, int timeout_ms, int *status);
 /* SIGKILLs pid and reaps it (bounded: 5 s). */
 void harness_stop(pid_t pid);
-/* Every recorded child still running: SIGKILL and reap. Runs atexit too. */
+/* Every recorded child still running: SIGKILL and reap. Runs atexit too,
+ * which also removes the directories of Redis servers never stopped. */
 void harness_kill_all(void);
 
 /* Waits until something accepts TCP connections on 127.0.0.1:port.
@@ -70,6 +72,10 @@ int harness_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms, int i
 /* "$OFFLOAD_BIN/name" ("bin/name" when OFFLOAD_BIN is unset). The string is
  * interned: valid until the process exits (NULL past 32 names or on OOM). */
 const char *harness_bin(const char *name);
+
+/* Runs every test of s (Check's default fork mode, CK_NORMAL output), frees
+ * the runner, and returns EXIT_SUCCESS or EXIT_FAILURE for main. */
+int harness_run_suite(Suite *s);
 
 /* CLOCK_MONOTONIC in milliseconds, and a sleep that resumes after signals. */
 int64_t harness_now_ms(void);

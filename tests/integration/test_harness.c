@@ -102,9 +102,5 @@ int main(void)
     tcase_add_test(tc, spawn_env_kill_and_wait);
     tcase_add_test(tc, bin_path_and_free_port);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_run_suite(s);
 }

@@ -1,0 +1,125 @@
+/* bin/worker: flags and wiring. The work is in worker.c, the rest of worker/. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/url.h"
+#include "worker/supervisor.h"
+#include "worker/worker.h"
+
+#define PROCS_MAX 1024
+
+/* SIGTERM/SIGINT count: 1 = finish the job and stop, 2 = put it back and stop. */
+static volatile sig_atomic_t stop_requests;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_requests < 1000)
+        stop_requests++;
+}
+
+static int signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    /* A write to a socket Redis closed must fail with EPIPE, not kill us. */
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "worker: %s\n", msg);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static struct worker_config cfg;
+    const char *redis = "redis://127.0.0.1:6379", *queues = "default", *clock = "cpu";
+    const char *prefix = "offload:", *id = NULL;
+    long procs = 1;
+    cfg.lease_ms = 10000;
+    cfg.heartbeat_ms = 1000;
+    int64_t ttl_ms = 3600 * 1000;
+    const struct opt opts[] = {
+        {"redis", 0, "REDIS_URL", OPT_STR, &redis, 0, 0,
+         "Redis: redis://[:password@]host[:port][/db] or unix:///path (redis://127.0.0.1:6379)"},
+        {"queues", 0, "WORKER_QUEUES", OPT_STR, &queues, 0, 0,
+         "queues to serve, comma-separated, highest priority first (default)"},
+        {"procs", 0, "WORKER_PROCS", OPT_INT, &procs, 1, PROCS_MAX,
+         "worker processes; above 1 a supervisor forks and restarts them (1)"},
+        {"lease", 0, "WORKER_LEASE", OPT_DURATION, &cfg.lease_ms, 100, 24 * 3600 * 1000.0,
+         "a worker silent this long is dead and its jobs go back (10s)"},
+        {"heartbeat", 0, "WORKER_HEARTBEAT", OPT_DURATION, &cfg.heartbeat_ms, 10, 3600 * 1000.0,
+         "heartbeat period (1s)"},
+        {"task-clock", 0, "TASK_CLOCK", OPT_STR, &clock, 0, 0,
+         "cpu: a task costs its ms of CPU; wall: of wall time, like the seed (cpu)"},
+        {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &ttl_ms, 1000, 365 * 24 * 3600 * 1000.0,
+         "how long finished jobs stay readable (3600s)"},
+        {"prefix", 0, "REDIS_PREFIX", OPT_STR, &prefix, 0, 0, "Redis key prefix (offload:)"},
+        {"id", 0, "WORKER_ID", OPT_STR, &id, 0, 0,
+         "worker id (hostname-pid-random; with --procs, <id>-<slot>)"},
+    };
+    const struct config_spec spec = {
+        "worker", "worker [flags]",
+        "Runs CPU jobs from Redis queues: reliable fetch, heartbeat, recovery of dead workers.",
+        opts, sizeof opts / sizeof opts[0], false,
+    };
+    char err[URL_PATH_MAX + 256];
+    int first;
+    log_init("worker");
+    switch (config_parse(&spec, argc, argv, &first, err, sizeof err)) {
+    case CONFIG_EXIT:
+        return 0;
+    case CONFIG_ERROR:
+        return usage_error(err);
+    case CONFIG_OK:
+        break;
+    }
+    char uerr[256];
+    if (redis_url_parse(redis, &cfg.redis, uerr, sizeof uerr) != 0) {
+        snprintf(err, sizeof err, "--redis: %s", uerr);
+        return usage_error(err);
+    }
+    if (task_clock_parse(clock, &cfg.clock) != 0)
+        return usage_error("--task-clock: must be cpu or wall");
+    if (!*prefix || snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix) >= (int)sizeof cfg.prefix ||
+        strpbrk(prefix, " \t\r\n"))
+        return usage_error("--prefix: must be 1..64 characters without spaces");
+    if (worker_queues_parse(&cfg, queues, err, sizeof err) != 0)
+        return usage_error(err);
+    if (cfg.lease_ms <= cfg.heartbeat_ms)
+        return usage_error("--lease: must be longer than --heartbeat");
+    /* Leave room for the "-<slot>" suffix of supervised children. */
+    if (id && (!worker_id_valid(id) || strlen(id) > WORKER_ID_MAX - 5))
+        return usage_error("--id: must be 1..59 characters of [A-Za-z0-9_.:-]");
+    cfg.result_ttl_s = ttl_ms / 1000;
+    if (signals_install() != 0) {
+        log_error("cannot install signal handlers", NULL);
+        return 1;
+    }
+    if (procs > 1) {
+        int slot = 0;
+        int rv = supervisor_run((int)procs, &stop_requests, &slot);
+        if (rv != SUPERVISOR_CHILD)
+            return rv;
+        if (id)
+            snprintf(cfg.id, sizeof cfg.id, "%s-%d", id, slot);
+        else if (worker_id_default(cfg.id, sizeof cfg.id) != 0)
+            return 1;
+    } else if (id) {
+        snprintf(cfg.id, sizeof cfg.id, "%s", id);
+    } else if (worker_id_default(cfg.id, sizeof cfg.id) != 0) {
+        log_error("cannot make a worker id (no random source)", NULL);
+        return 1;
+    }
+    return worker_run(&cfg, &stop_requests);
+}

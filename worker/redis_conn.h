@@ -1,0 +1,57 @@
+#ifndef OFFLOAD_WORKER_REDIS_CONN_H
+#define OFFLOAD_WORKER_REDIS_CONN_H
+/* One blocking hiredis connection that knows how to come back: connect from a
+ * struct redis_url, AUTH, SELECT, CLIENT SETNAME, SCRIPT LOAD of every
+ * lifecycle script, and reconnect with backoff (100 ms doubling, capped at
+ * 1 s) after the connection breaks. One thread per connection. */
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/scripts.h"
+#include "common/url.h"
+
+#define REDIS_CONN_NAME_MAX 256
+#define REDIS_CONN_SHA_LEN 40
+
+struct redis_conn {
+    redisContext *ctx;                  /* NULL while disconnected */
+    const struct redis_url *url;        /* borrowed; outlives the connection */
+    char name[REDIS_CONN_NAME_MAX];     /* CLIENT SETNAME value */
+    char sha[SCRIPT_COUNT][REDIS_CONN_SHA_LEN + 1];
+    int command_timeout_ms;             /* socket timeout; must exceed any BLMOVE timeout */
+    unsigned long connects;             /* successful (re)connects so far */
+    int64_t down_since_ms;              /* monotonic time of the first failure, 0 while up */
+};
+
+/* Called between reconnect attempts: true = give up waiting for Redis. */
+typedef bool (*redis_conn_stop_fn)(void *arg);
+
+/* Prepares rc (disconnected). url is borrowed. Returns 0, or -1 when name
+ * does not fit. */
+int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
+                    int command_timeout_ms);
+/* One connection attempt: connect, AUTH, SELECT, SETNAME, SCRIPT LOAD.
+ * Returns 0, or -1 with the reason in err (the password is never in it). */
+int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen);
+/* Closes the connection, if any. rc may be opened again. */
+void redis_conn_close(struct redis_conn *rc);
+/* Returns 0 when already connected, 1 after a successful (re)connect, or -1
+ * when stop(arg) said to give up first. Retries with backoff; logs the first
+ * failure and the recovery, never the password. stop may be NULL. */
+int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg);
+
+/* Run a command. Return the reply (caller frees with freeReplyObject; it may
+ * be an error reply), or NULL when disconnected or the connection broke —
+ * then rc is closed and the next redis_conn_ensure reconnects. */
+redisReply *redis_conn_command(struct redis_conn *rc, const char *fmt, ...);
+redisReply *redis_conn_argv(struct redis_conn *rc, int argc, const char **argv,
+                            const size_t *lens);
+/* EVALSHA of script `id` with no KEYS and argc ARGV entries (lens may be NULL
+ * for NUL-terminated strings). On NOSCRIPT reloads the scripts and retries
+ * once. Same reply contract as redis_conn_command. */
+redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
+                            const char **argv, const size_t *lens);
+
+#endif

@@ -1,0 +1,515 @@
+#include "worker/worker.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/job.h"
+#include "common/jobid.h"
+#include "common/log.h"
+#include "worker/heartbeat.h"
+#include "worker/redis_conn.h"
+#include "worker/wclock.h"
+
+#define MAIN_COMMAND_TIMEOUT_MS 5000 /* must exceed FETCH_BLOCK_S: a BLMOVE may legitimately block that long */
+#define FETCH_BLOCK_S "1"            /* an idle worker notices SIGTERM (and lower-priority queues) within this */
+#define TASK_POLL_MS 50              /* how soon a second SIGTERM abandons a running task */
+#define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
+#define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
+#define REASON_SHUTDOWN "worker shutdown"
+#define REASON_RESTART "worker restarted"
+#define REASON_RECONNECT "redis connection lost"
+
+bool worker_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > WORKER_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && !strchr("_.:-", id[i]))
+            return false;
+    return true;
+}
+
+int worker_id_default(char *buf, size_t len)
+{
+    char host[WORKER_ID_MAX + 1] = "worker";
+    char rnd[JOBID_LEN + 1];
+    if (jobid_new(rnd) != 0)
+        return -1;
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "worker");
+    host[sizeof host - 1] = '\0';
+    host[WORKER_ID_MAX - 20] = '\0'; /* room for "-<pid>-<hex>" */
+    for (char *p = host; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+            *p = '-';
+    int n = snprintf(buf, len, "%s-%ld-%.4s", host[0] ? host : "worker", (long)getpid(), rnd);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int worker_client_name(char *buf, size_t len, const char *prefix, const char *id)
+{
+    int n = snprintf(buf, len, "%sworker:%s", prefix, id);
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+int worker_queues_parse(struct worker_config *cfg, const char *list, char *err, size_t errlen)
+{
+    int n = snprintf(cfg->queue_buf, sizeof cfg->queue_buf, "%s", list);
+    if (n < 0 || (size_t)n >= sizeof cfg->queue_buf) {
+        snprintf(err, errlen, "--queues: list too long");
+        return -1;
+    }
+    cfg->nqueues = 0;
+    char *save = NULL;
+    /* strtok_r would skip empty entries; walk the commas by hand to reject them. */
+    for (char *q = cfg->queue_buf;; q = save + 1) {
+        save = strchr(q, ',');
+        if (save)
+            *save = '\0';
+        if (!job_queue_valid(q)) {
+            snprintf(err, errlen, "--queues: invalid queue name \"%s\" (want [A-Za-z0-9_.:-]{1,%d})",
+                     q, JOB_QUEUE_MAX);
+            return -1;
+        }
+        if (cfg->nqueues == WORKER_QUEUES_MAX) {
+            snprintf(err, errlen, "--queues: more than %d queues", WORKER_QUEUES_MAX);
+            return -1;
+        }
+        cfg->queues[cfg->nqueues++] = q;
+        if (!save)
+            break;
+    }
+    return 0;
+}
+
+/* ---- the task thread ---------------------------------------------------- */
+
+/* One task run, shared by the worker thread and the task thread. Each holds a
+ * reference; whoever drops the last one frees it, so a worker that abandons a
+ * task (second SIGTERM) can return while the task thread still reads it. */
+struct task_ctx {
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;
+    int refs;
+    bool done;
+    int ms;
+    enum task_clock clock;
+    char *payload; /* owned */
+    size_t len;
+    struct task_result result;
+};
+
+/* Returns a context holding a copy of payload with two references, or NULL. */
+static struct task_ctx *task_ctx_new(int ms, enum task_clock clock, const char *payload,
+                                     size_t len)
+{
+    struct task_ctx *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->payload = malloc(len + 1);
+    if (!t->payload)
+        goto err;
+    memcpy(t->payload, payload, len);
+    t->payload[len] = '\0';
+    if (pthread_mutex_init(&t->mu, NULL) != 0)
+        goto err;
+    if (wclock_cond_init(&t->done_cv) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        goto err;
+    }
+    t->refs = 2;
+    t->ms = ms;
+    t->clock = clock;
+    t->len = len;
+    return t;
+err:
+    free(t->payload);
+    free(t);
+    return NULL;
+}
+
+/* Drops one reference; the last frees everything. */
+static void task_ctx_unref(struct task_ctx *t)
+{
+    pthread_mutex_lock(&t->mu);
+    int left = --t->refs;
+    pthread_mutex_unlock(&t->mu);
+    if (left > 0)
+        return;
+    pthread_cond_destroy(&t->done_cv);
+    pthread_mutex_destroy(&t->mu);
+    free(t->payload);
+    free(t);
+}
+
+static void *task_thread(void *arg)
+{
+    struct task_ctx *t = arg;
+    struct task_result r;
+    task_run(t->ms, t->clock, t->payload, t->len, &r);
+    pthread_mutex_lock(&t->mu);
+    t->result = r;
+    t->done = true;
+    pthread_cond_signal(&t->done_cv);
+    pthread_mutex_unlock(&t->mu);
+    task_ctx_unref(t);
+    return NULL;
+}
+
+/* ---- the worker --------------------------------------------------------- */
+
+struct worker {
+    const struct worker_config *cfg;
+    volatile sig_atomic_t *stops;  /* SIGTERM/SIGINT count, written by the signal handler */
+    struct redis_conn conn;        /* fetch, start, finish: this thread only */
+    struct heartbeat hb;
+    char wip[WORKER_KEY_MAX];
+    char workers[WORKER_KEY_MAX];
+    char qkeys[WORKER_QUEUES_MAX][WORKER_KEY_MAX];
+    bool holding;                  /* a fetched job is in hand: don't recover our wip list */
+    unsigned long jobs;            /* jobs finished */
+};
+
+/* What one fetched job came to. */
+enum job_outcome {
+    JOB_HANDLED,   /* finished and reported, skipped, or left for recovery: fetch the next */
+    JOB_ABANDONED, /* second stop while it ran: the caller puts it back and stops */
+    JOB_FATAL,     /* out of memory or threads: the caller stops with status 1 */
+};
+
+static bool stop_requested(void *arg)
+{
+    const struct worker *w = arg;
+    return *w->stops >= 1;
+}
+
+static bool abandon_requested(void *arg)
+{
+    const struct worker *w = arg;
+    return *w->stops >= 2;
+}
+
+/* SCRIPT_RECOVER on ourselves, whatever our heartbeat says: every id in our
+ * wip list goes back to its queue (or to dead when out of attempts), and we
+ * are deregistered. Returns 0, or -1 when the connection broke. */
+static int recover_self(struct worker *w, const char *reason)
+{
+    char now[24], ttl[24];
+    snprintf(now, sizeof now, "%" PRId64, job_now_us());
+    snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
+    const char *argv[] = {w->cfg->prefix, w->cfg->id, now, ttl, RECOVER_FORCE, reason};
+    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_RECOVER, 6, argv, NULL);
+    if (!reply)
+        return -1;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
+        log_info("put our jobs back", "reason=\"%s\" requeued=%lld dead=%lld", reason,
+                 reply->element[0]->integer, reply->element[1]->integer);
+    else
+        log_error("recover script failed", "err=%s",
+                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* After every (re)connect: hand back whatever a lost BLMOVE or SCRIPT_START
+ * left in our wip list (unless we hold that job and will finish it), then
+ * register. Returns 0, or -1 when the connection broke again. */
+static int worker_on_connect(struct worker *w)
+{
+    if (!w->holding) {
+        redisReply *reply = redis_conn_command(&w->conn, "LLEN %s", w->wip);
+        if (!reply)
+            return -1;
+        long long left = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+        freeReplyObject(reply);
+        if (left > 0 &&
+            recover_self(w, w->conn.connects > 1 ? REASON_RECONNECT : REASON_RESTART) != 0)
+            return -1;
+    }
+    char score[24];
+    snprintf(score, sizeof score, "%" PRId64, job_now_us() / 1000);
+    redisReply *reply = redis_conn_command(&w->conn, "ZADD %s %s %s", w->workers, score, w->cfg->id);
+    if (!reply)
+        return -1;
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* Connected (running worker_on_connect after each reconnect), or -1 when
+ * stop(w) said to give up. */
+static int worker_ensure(struct worker *w, redis_conn_stop_fn stop)
+{
+    for (;;) {
+        int c = redis_conn_ensure(&w->conn, stop, w);
+        if (c <= 0)
+            return c;
+        if (worker_on_connect(w) == 0)
+            return 1;
+    }
+}
+
+/* Reliable fetch into our wip list: non-blocking LMOVE on each queue in
+ * priority order, then, when all were empty, BLMOVE on the first for up to
+ * FETCH_BLOCK_S. So an idle worker wakes at once for the highest-priority
+ * queue and within FETCH_BLOCK_S for the others. Returns 1 with *id (caller
+ * frees), 0 when nothing came, -1 when the connection broke. */
+static int worker_fetch(struct worker *w, char **id)
+{
+    const struct worker_config *cfg = w->cfg;
+    redisReply *reply = NULL;
+    for (size_t i = 0; cfg->nqueues > 1 && i < cfg->nqueues; i++) {
+        reply = redis_conn_command(&w->conn, "LMOVE %s %s RIGHT LEFT", w->qkeys[i], w->wip);
+        if (!reply || reply->type != REDIS_REPLY_NIL)
+            break;
+        freeReplyObject(reply);
+        reply = NULL;
+    }
+    if (!reply && w->conn.ctx)
+        reply = redis_conn_command(&w->conn, "BLMOVE %s %s RIGHT LEFT " FETCH_BLOCK_S,
+                                   w->qkeys[0], w->wip);
+    if (!reply)
+        return -1;
+    int rv = 0;
+    if (reply->type == REDIS_REPLY_STRING) {
+        *id = strdup(reply->str);
+        rv = *id ? 1 : 0; /* out of memory: the id stays in wip, recovered after a restart */
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        log_error("fetch failed", "err=\"%s\"", reply->str);
+        wclock_sleep_ms(ERROR_PAUSE_MS);
+    }
+    freeReplyObject(reply);
+    return rv;
+}
+
+/* SCRIPT_FINISH, retried across reconnects until Redis has it: a result is
+ * never dropped while the process lives, unless a second stop says give up.
+ * Returns 0 reported, -1 given up. */
+static int worker_finish(struct worker *w, const char *id, const char *state,
+                         const struct task_result *r, const char *error)
+{
+    char ttl[24], digest[24], iters[24], cpu[32], wall[32];
+    snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
+    snprintf(digest, sizeof digest, "%016" PRIx64, r->digest);
+    snprintf(iters, sizeof iters, "%" PRIu64, r->iterations);
+    snprintf(cpu, sizeof cpu, "%.3f", r->cpu_ms);
+    snprintf(wall, sizeof wall, "%.3f", r->wall_ms);
+    for (;;) {
+        if (worker_ensure(w, abandon_requested) < 0) {
+            log_error("result lost: Redis unreachable and told to stop", "id=%s", id);
+            return -1;
+        }
+        char now[24];
+        snprintf(now, sizeof now, "%" PRId64, job_now_us());
+        const char *argv[] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state,
+                              digest, iters, cpu, wall, error};
+        redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_FINISH, 11, argv, NULL);
+        if (!reply)
+            continue; /* broken: reconnect and report again (the script is idempotent) */
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+            log_info("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
+                     state, cpu, wall, iters);
+        else if (reply->type == REDIS_REPLY_INTEGER)
+            log_warn("result ignored: job already terminal", "id=%s", id);
+        else
+            log_error("finish script failed", "id=%s err=\"%s\"", id,
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        freeReplyObject(reply);
+        return 0;
+    }
+}
+
+/* Runs the task on its own thread and waits for it, or for a second stop.
+ * Returns 0 with *out filled, 1 when abandoned, -1 when no thread could run. */
+static int worker_run_task(struct worker *w, int ms, const char *payload, size_t len,
+                           struct task_result *out)
+{
+    struct task_ctx *t = task_ctx_new(ms, w->cfg->clock, payload, len);
+    if (!t)
+        return -1;
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        goto err;
+    int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&th, &attr, task_thread, t) == 0;
+    pthread_attr_destroy(&attr);
+    if (!created)
+        goto err;
+    pthread_mutex_lock(&t->mu);
+    while (!t->done && *w->stops < 2) {
+        struct timespec ts = wclock_deadline(TASK_POLL_MS);
+        pthread_cond_timedwait(&t->done_cv, &t->mu, &ts);
+    }
+    bool done = t->done;
+    if (done)
+        *out = t->result;
+    pthread_mutex_unlock(&t->mu);
+    task_ctx_unref(t);
+    return done ? 0 : 1;
+err:
+    task_ctx_unref(t); /* the thread's reference */
+    task_ctx_unref(t);
+    return -1;
+}
+
+/* START, run, FINISH one fetched id. */
+static enum job_outcome worker_process(struct worker *w, const char *id)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%" PRId64, job_now_us());
+    const char *argv[] = {w->cfg->prefix, id, w->cfg->id, now};
+    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_START, 4, argv, NULL);
+    if (!reply) {
+        /* Unknown whether it started: let the reconnect hand our wip list back. */
+        w->holding = false;
+        return JOB_HANDLED;
+    }
+    enum job_outcome outcome = JOB_HANDLED;
+    if (reply->type == REDIS_REPLY_NIL) {
+        log_debug("job skipped: gone, cancelled or finished", "id=%s", id);
+        goto out;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+        log_error("start script failed; job left in our wip list", "id=%s err=\"%s\"", id,
+                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        wclock_sleep_ms(ERROR_PAUSE_MS);
+        goto out;
+    }
+    redisReply **f = reply->element;
+    const char *ms_s = f[0]->type == REDIS_REPLY_STRING ? f[0]->str : "";
+    const char *payload = f[1]->type == REDIS_REPLY_STRING ? f[1]->str : "";
+    size_t len = f[1]->type == REDIS_REPLY_STRING ? f[1]->len : 0;
+    char *end;
+    long ms = strtol(ms_s, &end, 10);
+    log_info("job started", "id=%s ms=%s attempt=%s max_attempts=%s", id, ms_s,
+             f[2]->type == REDIS_REPLY_STRING ? f[2]->str : "?",
+             f[3]->type == REDIS_REPLY_STRING ? f[3]->str : "?");
+    struct task_result result = {0};
+    if (*ms_s == '\0' || *end != '\0' || ms < 0 || ms > JOB_MS_MAX) {
+        worker_finish(w, id, "failed", &result, "invalid ms in job");
+        goto out;
+    }
+    int rv = worker_run_task(w, (int)ms, payload, len, &result);
+    if (rv == 1) {
+        log_warn("second stop signal: abandoning the running job", "id=%s", id);
+        outcome = JOB_ABANDONED;
+    } else if (rv < 0) {
+        log_error("cannot run the task (out of memory or threads)", "id=%s", id);
+        outcome = JOB_FATAL;
+    } else if (worker_finish(w, id, "done", &result, "") == 0) {
+        w->jobs++;
+    }
+out:
+    freeReplyObject(reply);
+    return outcome;
+}
+
+/* Builds the key names the loop uses. Returns 0 or -1 (a name does not fit). */
+static int worker_keys(struct worker *w)
+{
+    const struct worker_config *cfg = w->cfg;
+    if (key_wip(w->wip, sizeof w->wip, cfg->prefix, cfg->id) < 0 ||
+        key_workers(w->workers, sizeof w->workers, cfg->prefix) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->nqueues; i++)
+        if (key_queue(w->qkeys[i], sizeof w->qkeys[i], cfg->prefix, cfg->queues[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* Leaves Redis tidy on the way out: after an abandon, every job we hold goes
+ * back to its queue; otherwise our wip list is empty and we only ZREM
+ * ourselves. One reconnect attempt at most; if Redis is down, the reaper
+ * cleans up after our lease. */
+static void worker_leave(struct worker *w, bool abandoned)
+{
+    char err[256];
+    if (!w->conn.ctx && redis_conn_open(&w->conn, err, sizeof err) != 0) {
+        log_warn("redis unavailable at exit; the reaper will deregister us", "err=\"%s\"", err);
+        return;
+    }
+    if (abandoned) {
+        if (recover_self(w, REASON_SHUTDOWN) != 0)
+            log_warn("could not put the job back; the reaper will", "id=%s", w->cfg->id);
+        return;
+    }
+    redisReply *reply = redis_conn_command(&w->conn, "ZREM %s %s", w->workers, w->cfg->id);
+    if (reply)
+        freeReplyObject(reply);
+}
+
+/* "high,default,low" from cfg->queues, for the start-up log line. */
+static void queues_join(const struct worker_config *cfg, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < cfg->nqueues && o < len; i++) {
+        int n = snprintf(buf + o, len - o, "%s%s", i ? "," : "", cfg->queues[i]);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+}
+
+int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requests)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        log_error("out of memory", NULL);
+        return 1;
+    }
+    w->cfg = cfg;
+    w->stops = stop_requests;
+    char name[REDIS_CONN_NAME_MAX], url[URL_HOST_MAX + URL_PATH_MAX + 64], queues[WORKER_QUEUES_BUF];
+    if (worker_keys(w) != 0 || worker_client_name(name, sizeof name, cfg->prefix, cfg->id) < 0 ||
+        redis_conn_init(&w->conn, &cfg->redis, name, MAIN_COMMAND_TIMEOUT_MS) != 0) {
+        log_error("prefix, id or queue names too long", NULL);
+        goto err;
+    }
+    if (heartbeat_start(&w->hb, cfg) != 0) {
+        log_error("cannot start the heartbeat thread", NULL);
+        goto err;
+    }
+    redis_url_redact(&cfg->redis, url, sizeof url);
+    queues_join(cfg, queues, sizeof queues);
+    log_info("worker started", "id=%s redis=%s queues=%s lease_ms=%" PRId64
+             " heartbeat_ms=%" PRId64 " task_clock=%s",
+             cfg->id, url, queues, cfg->lease_ms, cfg->heartbeat_ms, task_clock_name(cfg->clock));
+    int status = 0;
+    bool abandoned = false;
+    while (*w->stops == 0) {
+        if (worker_ensure(w, stop_requested) < 0)
+            break;
+        char *id = NULL;
+        if (worker_fetch(w, &id) <= 0)
+            continue;
+        w->holding = true;
+        enum job_outcome o = worker_process(w, id);
+        w->holding = false;
+        free(id);
+        if (o == JOB_ABANDONED) {
+            abandoned = true;
+            break;
+        }
+        if (o == JOB_FATAL) {
+            status = 1;
+            break;
+        }
+    }
+    /* Stop beating first, so the heartbeat cannot re-register us after we leave. */
+    heartbeat_stop(&w->hb);
+    worker_leave(w, abandoned);
+    redis_conn_close(&w->conn);
+    log_info("worker stopped", "id=%s jobs=%lu", cfg->id, w->jobs);
+    free(w);
+    return status;
+err:
+    free(w);
+    return 1;
+}

@@ -8,12 +8,12 @@ BUILD ?= build
 BIN ?= bin
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Werror -MMD -MP -pthread
-CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -I.
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Werror -MMD -MP -pthread
+override CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -I.
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -pthread -lm
 ifneq ($(SANITIZE),)
-CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
-LDFLAGS += -fsanitize=$(SANITIZE)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
@@ -53,9 +53,9 @@ $(LIBAPI): $(call obj,$(API_SRC))
 $(LIBWORKER): $(call obj,$(WORKER_SRC))
 $(LIBLOADGEN): $(call obj,$(LOADGEN_SRC))
 $(LIBHARNESS): $(call obj,$(HARNESS_SRC))
-$(BUILD)/lib%.a:
+$(BUILD)/lib%.a: $(BUILD)/empty.o
 	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^ $(if $^,,$(BUILD)/empty.o)
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/empty.o:
 	@mkdir -p $(dir $@)
@@ -102,6 +102,9 @@ bench: all
 
 demo: all
 	@./tools/demo.sh
+
+test-compose:
+	@./tests/compose/run.sh
 
 clean:
 	rm -rf build build-asan bin bin-asan

@@ -12,6 +12,7 @@
 
 #include "api/app.h"
 #include "api/metrics.h"
+#include "common/job.h"
 
 int64_t req_now_us(void)
 {
@@ -110,7 +111,7 @@ void req_reply_json(struct api_req *r, int code, json_t *body)
     if (body == NULL)
         body = json_object();
     if (body)
-        text = json_dumps(body, JSON_COMPACT);
+        text = json_dumps(body, JOB_JSON_DUMP_FLAGS);
     json_decref(body);
     if (text == NULL) {
         req_reply_raw(r, 500, "application/json", "{\"error\":\"out of memory\"}\n", 26);

@@ -1,6 +1,9 @@
 #include "api/req.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <math.h>
@@ -61,6 +64,42 @@ struct api_req *req_new(struct app *app, struct evhttp_request *req, enum route 
     return r;
 }
 
+/* evhttp stops reading a connection while its request is being handled,
+ * so it would notice a client that hung up only when we write. We peek at
+ * the socket ourselves: EOF or an error means the client is gone. */
+static void req_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_req *r = arg;
+    char c;
+    ssize_t n;
+    (void)what;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0)
+        return; /* a pipelined request: not a hang-up; stop watching */
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        event_add(r->watch_ev, NULL);
+        return;
+    }
+    r->client_gone = true;
+    if (r->gone_ev)
+        event_active(r->gone_ev, EV_TIMEOUT, 0);
+}
+
+static void req_watch_start(struct api_req *r)
+{
+    struct bufferevent *bev;
+    evutil_socket_t fd;
+    if (r->conn == NULL || r->watch_ev)
+        return;
+    bev = evhttp_connection_get_bufferevent(r->conn);
+    fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return;
+    r->watch_ev = event_new(r->app->base, fd, EV_READ, req_watch_cb, r);
+    if (r->watch_ev)
+        event_add(r->watch_ev, NULL);
+}
+
 void req_on_gone(struct api_req *r, req_gone_fn *fn)
 {
     r->on_gone = fn;
@@ -71,6 +110,8 @@ void req_on_gone(struct api_req *r, req_gone_fn *fn)
     }
     if (r->client_gone && r->gone_ev)
         event_active(r->gone_ev, EV_TIMEOUT, 0);
+    else if (r->gone_ev)
+        req_watch_start(r);
 }
 
 void req_add_header(struct api_req *r, const char *name, const char *value)
@@ -89,6 +130,8 @@ static void req_finish(struct api_req *r, int code, struct evbuffer *body)
     evhttp_send_reply(r->req, code, NULL, body);
     if (r->gone_ev)
         event_free(r->gone_ev);
+    if (r->watch_ev)
+        event_free(r->watch_ev);
     app->inflight--;
     free(r);
 }

@@ -30,6 +30,7 @@ struct api_req {
     req_gone_fn *on_gone;
     void *data;                     /* the handler's state; the handler frees it */
     struct event *gone_ev;
+    struct event *watch_ev;         /* EOF watch on the client socket while we work */
 };
 
 /* Takes a new request: returns a context, or NULL on allocation failure

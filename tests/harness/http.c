@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static size_t http_body_cb(char *p, size_t size, size_t n, void *ud)
 {
@@ -102,4 +103,56 @@ const char *http_resp_header(const struct http_resp *r, const char *name, char *
         p = eol + 2;
     }
     return NULL;
+}
+
+static size_t http_discard_cb(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+int http_parallel_get(const char *url, int n, long timeout_ms, long *codes, double *elapsed_ms)
+{
+    CURLM *m = curl_multi_init();
+    CURL **e = calloc((size_t)n, sizeof *e);
+    struct timespec t0, t1;
+    int running = 0, ret = -1;
+    if (m == NULL || e == NULL)
+        goto out;
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    for (int i = 0; i < n; i++) {
+        e[i] = curl_easy_init();
+        if (e[i] == NULL)
+            goto out;
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, http_discard_cb);
+        curl_easy_setopt(e[i], CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(e[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e[i], CURLOPT_FRESH_CONNECT, 1L);
+        curl_multi_add_handle(m, e[i]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        curl_multi_perform(m, &running);
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    } while (running);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    for (int i = 0; i < n; i++) {
+        codes[i] = 0;
+        curl_easy_getinfo(e[i], CURLINFO_RESPONSE_CODE, &codes[i]);
+    }
+    ret = 0;
+out:
+    for (int i = 0; e && i < n; i++)
+        if (e[i]) {
+            curl_multi_remove_handle(m, e[i]);
+            curl_easy_cleanup(e[i]);
+        }
+    free(e);
+    if (m)
+        curl_multi_cleanup(m);
+    return ret;
 }

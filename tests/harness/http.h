@@ -23,4 +23,11 @@ json_t *http_resp_json(const struct http_resp *r);
 /* Value of a response header (case-insensitive name) copied into buf, or NULL. */
 const char *http_resp_header(const struct http_resp *r, const char *name, char *buf, size_t len);
 
+
+
+/* Sends n GETs to url at once (libcurl multi, one connection each) and
+ * waits for all. codes[i] gets each status (0 on transport failure);
+ * *elapsed_ms the time until the last answer. Returns 0, or -1 on setup
+ * failure. */
+int http_parallel_get(const char *url, int n, long timeout_ms, long *codes, double *elapsed_ms);
 #endif

@@ -91,8 +91,8 @@ int main(int argc, char **argv)
     }
     if (task_clock_parse(clock, &cfg.clock) != 0)
         return usage_error("--task-clock: must be cpu or wall");
-    if (!*prefix || snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix) >= (int)sizeof cfg.prefix ||
-        strpbrk(prefix, " \t\r\n"))
+    int plen = snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);
+    if (plen <= 0 || plen >= (int)sizeof cfg.prefix || strpbrk(prefix, " \t\r\n"))
         return usage_error("--prefix: must be 1..64 characters without spaces");
     if (worker_queues_parse(&cfg, queues, err, sizeof err) != 0)
         return usage_error(err);

@@ -9,9 +9,9 @@
  * within about 1.5 s). The second check alone would misjudge a live worker
  * that is reconnecting after a Redis restart; the stale heartbeat keeps it
  * honest, and SCRIPT_RECOVER itself aborts if the worker beat in between.
- * Every ~10 s it also SCANs wip lists whose owner is not registered at all
- * (died between BLMOVE and its first heartbeat, or deregistered by a
- * recovery that raced with its last BLMOVE) and has no connection. */
+ * On its first round and every ~10 s after, it also SCANs for wip lists whose
+ * owner is not registered and has no connection: a worker that died between
+ * a BLMOVE and registering, or whose BLMOVE raced with its own recovery. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,8 @@
 #include "common/log.h"
 #include "worker/wclock.h"
 
-#define CONNECT_TIMEOUT_MS 1000 /* a local Redis answers in microseconds; a dead host must not stall a reconnect loop */
+/* A local Redis answers in microseconds; a dead host must not stall a reconnect loop. */
+#define CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_FIRST_MS 100    /* first retry after a failure */
 #define BACKOFF_MAX_MS 1000     /* workers resume within a second of Redis coming back */
 #define BACKOFF_SLICE_MS 50     /* how often a backoff sleep checks its stop condition */
@@ -19,10 +20,11 @@ static struct timeval ms_to_tv(int ms)
 }
 
 int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
-                    int command_timeout_ms)
+                    const char *role, int command_timeout_ms)
 {
     memset(rc, 0, sizeof *rc);
     rc->url = url;
+    rc->role = role;
     rc->command_timeout_ms = command_timeout_ms;
     int n = snprintf(rc->name, sizeof rc->name, "%s", name);
     return n < 0 || (size_t)n >= sizeof rc->name ? -1 : 0;
@@ -119,6 +121,8 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
     redis_url_redact(rc->url, url, sizeof url);
     int64_t delay = BACKOFF_FIRST_MS;
     unsigned attempts = 0;
+    if (rc->down_since_ms == 0)
+        rc->down_since_ms = wclock_mono_ms();
     for (;;) {
         if (stop && stop(arg))
             return -1;
@@ -126,14 +130,12 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
         attempts++;
         if (redis_conn_open(rc, err, sizeof err) == 0)
             break;
-        if (rc->down_since_ms == 0) {
-            rc->down_since_ms = wclock_mono_ms();
-            log_warn("redis unavailable, retrying", "redis=%s conn=%s err=%s", url, rc->name,
-                     log_quote(err, qerr, sizeof qerr));
-        } else {
-            log_debug("redis still unavailable", "redis=%s conn=%s attempt=%u err=%s", url,
-                      rc->name, attempts, log_quote(err, qerr, sizeof qerr));
-        }
+        if (attempts == 1)
+            log_warn("redis unavailable, retrying", "redis=%s name=%s conn=%s err=%s", url,
+                     rc->name, rc->role, log_quote(err, qerr, sizeof qerr));
+        else
+            log_debug("redis still unavailable", "redis=%s name=%s conn=%s attempt=%u err=%s", url,
+                      rc->name, rc->role, attempts, log_quote(err, qerr, sizeof qerr));
         for (int64_t slept = 0; slept < delay; slept += BACKOFF_SLICE_MS) {
             if (stop && stop(arg))
                 return -1;
@@ -141,9 +143,9 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
         }
         delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
     }
-    log_info("redis connected", "redis=%s conn=%s reconnect=%s down_ms=%lld", url, rc->name,
-             rc->connects > 0 ? "true" : "false",
-             rc->down_since_ms ? (long long)(wclock_mono_ms() - rc->down_since_ms) : 0LL);
+    log_info("redis connected", "redis=%s name=%s conn=%s reconnect=%s attempts=%u down_ms=%lld",
+             url, rc->name, rc->role, rc->connects > 0 ? "true" : "false", attempts,
+             (long long)(wclock_mono_ms() - rc->down_since_ms));
     rc->connects++;
     rc->down_since_ms = 0;
     return 1;
@@ -154,7 +156,7 @@ static redisReply *checked(struct redis_conn *rc, redisReply *reply)
 {
     if (!reply && rc->ctx) {
         char qerr[160];
-        log_warn("redis connection lost", "conn=%s err=%s", rc->name,
+        log_warn("redis connection lost", "name=%s conn=%s err=%s", rc->name, rc->role,
                  log_quote(rc->ctx->errstr, qerr, sizeof qerr));
         rc->down_since_ms = wclock_mono_ms();
         redis_conn_close(rc);
@@ -207,11 +209,11 @@ redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
             return reply;
         freeReplyObject(reply);
         char err[256], qerr[300];
-        log_warn("scripts missing on the server, reloading", "conn=%s script=%s", rc->name,
+        log_warn("scripts missing on the server, reloading", "conn=%s script=%s", rc->role,
                  script_name(id));
         if (scripts_load(rc, err, sizeof err) != 0) {
             /* Reconnecting reloads them: treat it as a broken connection. */
-            log_warn("script reload failed", "conn=%s err=%s", rc->name,
+            log_warn("script reload failed", "conn=%s err=%s", rc->role,
                      log_quote(err, qerr, sizeof qerr));
             rc->down_since_ms = wclock_mono_ms();
             redis_conn_close(rc);

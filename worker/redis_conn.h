@@ -19,6 +19,7 @@ struct redis_conn {
     redisContext *ctx;                  /* NULL while disconnected */
     const struct redis_url *url;        /* borrowed; outlives the connection */
     char name[REDIS_CONN_NAME_MAX];     /* CLIENT SETNAME value */
+    const char *role;                   /* "main" or "heartbeat", for logs */
     char sha[SCRIPT_COUNT][REDIS_CONN_SHA_LEN + 1];
     int command_timeout_ms;             /* socket timeout; must exceed any BLMOVE timeout */
     unsigned long connects;             /* successful (re)connects so far */
@@ -28,10 +29,10 @@ struct redis_conn {
 /* Called between reconnect attempts: true = give up waiting for Redis. */
 typedef bool (*redis_conn_stop_fn)(void *arg);
 
-/* Prepares rc (disconnected). url is borrowed. Returns 0, or -1 when name
- * does not fit. */
+/* Prepares rc (disconnected). url and role (a string literal) are borrowed.
+ * Returns 0, or -1 when name does not fit. */
 int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
-                    int command_timeout_ms);
+                    const char *role, int command_timeout_ms);
 /* One connection attempt: connect, AUTH, SELECT, SETNAME, SCRIPT LOAD.
  * Returns 0, or -1 with the reason in err (the password is never in it). */
 int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen);

@@ -110,7 +110,9 @@ int supervisor_run(int procs, volatile sig_atomic_t *stop_requests, int *slot)
             break;
         int64_t now = wclock_mono_ms();
         for (int i = 0; !stopping && i < procs; i++) {
-            if (kids[i].pid == 0 && now >= kids[i].restart_ms && child_fork(kids, i, self, stop_requests)) {
+            if (kids[i].pid != 0 || now < kids[i].restart_ms)
+                continue;
+            if (child_fork(kids, i, self, stop_requests)) {
                 free(kids);
                 *slot = i;
                 return SUPERVISOR_CHILD;

@@ -15,8 +15,10 @@
 #include "worker/redis_conn.h"
 #include "worker/wclock.h"
 
-#define MAIN_COMMAND_TIMEOUT_MS 5000 /* must exceed FETCH_BLOCK_S: a BLMOVE may legitimately block that long */
-#define FETCH_BLOCK_S "1"            /* an idle worker notices SIGTERM (and lower-priority queues) within this */
+/* Must exceed FETCH_BLOCK_S: a BLMOVE may legitimately block that long. */
+#define MAIN_COMMAND_TIMEOUT_MS 5000
+/* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
+#define FETCH_BLOCK_S "1"
 #define TASK_POLL_MS 50              /* how soon a second SIGTERM abandons a running task */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
@@ -73,8 +75,9 @@ int worker_queues_parse(struct worker_config *cfg, const char *list, char *err, 
         if (save)
             *save = '\0';
         if (!job_queue_valid(q)) {
-            snprintf(err, errlen, "--queues: invalid queue name \"%s\" (want [A-Za-z0-9_.:-]{1,%d})",
-                     q, JOB_QUEUE_MAX);
+            snprintf(err, errlen,
+                     "--queues: invalid queue name \"%s\" (want [A-Za-z0-9_.:-]{1,%d})", q,
+                     JOB_QUEUE_MAX);
             return -1;
         }
         if (cfg->nqueues == WORKER_QUEUES_MAX) {
@@ -234,7 +237,8 @@ static int worker_on_connect(struct worker *w)
     }
     char score[24];
     snprintf(score, sizeof score, "%" PRId64, job_now_us() / 1000);
-    redisReply *reply = redis_conn_command(&w->conn, "ZADD %s %s %s", w->workers, score, w->cfg->id);
+    redisReply *reply =
+        redis_conn_command(&w->conn, "ZADD %s %s %s", w->workers, score, w->cfg->id);
     if (!reply)
         return -1;
     freeReplyObject(reply);
@@ -466,9 +470,10 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     }
     w->cfg = cfg;
     w->stops = stop_requests;
-    char name[REDIS_CONN_NAME_MAX], url[URL_HOST_MAX + URL_PATH_MAX + 64], queues[WORKER_QUEUES_BUF];
+    char name[REDIS_CONN_NAME_MAX], url[URL_HOST_MAX + URL_PATH_MAX + 64];
+    char queues[WORKER_QUEUES_BUF];
     if (worker_keys(w) != 0 || worker_client_name(name, sizeof name, cfg->prefix, cfg->id) < 0 ||
-        redis_conn_init(&w->conn, &cfg->redis, name, MAIN_COMMAND_TIMEOUT_MS) != 0) {
+        redis_conn_init(&w->conn, &cfg->redis, name, "main", MAIN_COMMAND_TIMEOUT_MS) != 0) {
         log_error("prefix, id or queue names too long", NULL);
         goto err;
     }

@@ -20,7 +20,7 @@
  * (zero-initialise the struct first); the others are filled in. */
 struct harness_redis {
     int port;          /* in/out: 0 = pick a free port */
-    bool persist;      /* in: appendonly yes + appendfsync always in `dir`, so data survives a restart */
+    bool persist;      /* in: AOF with fsync always in `dir`: data survives a restart */
     pid_t pid;         /* out: 0 when stopped */
     char url[64];      /* out: "redis://127.0.0.1:PORT" */
     char dir[64];      /* out: private temporary directory with redis.log (removed by _stop) */

@@ -1,5 +1,7 @@
 /* The job queue end to end: real Redis, real api, real workers. */
 #include <check.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +117,7 @@ START_TEST(killed_worker_job_finishes_on_survivor)
     json_t *j = post("/jobs", "{\"ms\":3000}", 202);
     const char *id = json_string_value(json_object_get(j, "id"));
     json_t *job = NULL;
-    const char *w = NULL;
+    char w[128];
     for (int i = 0; i < 100; i++) {
         json_decref(job);
         job = stack_job(&S, id, 0);
@@ -124,7 +126,7 @@ START_TEST(killed_worker_job_finishes_on_survivor)
         harness_sleep_ms(20);
     }
     ck_assert_str_eq(json_string_value(json_object_get(job, "state")), "running");
-    w = json_string_value(json_object_get(job, "worker"));
+    snprintf(w, sizeof w, "%s", json_string_value(json_object_get(job, "worker")));
     /* which of the two is running it? kill that one */
     char want[32];
     int victim = -1;
@@ -338,6 +340,45 @@ START_TEST(metrics_and_info)
 }
 END_TEST
 
+struct bg_req {
+    const char *path;
+    const char *body;
+    long code;
+};
+
+static void *bg_post(void *arg)
+{
+    struct bg_req *b = arg;
+    struct http_resp r;
+    if (stack_http(&S, "POST", b->path, b->body, NULL, 20000, &r) == 0)
+        b->code = r.code;
+    http_resp_free(&r);
+    return NULL;
+}
+
+START_TEST(sigterm_drains_in_flight_then_exits_0)
+{
+    pthread_t th;
+    struct bg_req b = {.path = "/jobs?wait=10", .body = "{\"ms\":1000}"};
+    int status = -1;
+    up(1, NULL);
+    pthread_create(&th, NULL, bg_post, &b);
+    harness_sleep_ms(300);
+    harness_kill(S.api, SIGTERM);
+    harness_sleep_ms(100);
+    /* no longer accepting */
+    struct http_resp r;
+    ck_assert_int_ne(stack_http(&S, "GET", "/healthz", NULL, NULL, 1000, &r), 0);
+    http_resp_free(&r);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(b.code, 200); /* the request in flight was finished */
+    ck_assert_int_eq(harness_wait_exit(S.api, 5000, &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    S.api = 0;
+    down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -352,6 +393,7 @@ int main(void)
     tcase_add_test(tc, auth_token_required);
     tcase_add_test(tc, cancel_queued_job);
     tcase_add_test(tc, metrics_and_info);
+    tcase_add_test(tc, sigterm_drains_in_flight_then_exits_0);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

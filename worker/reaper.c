@@ -36,6 +36,20 @@ bool reaper_client_list_has(const char *list, const char *name)
     return false;
 }
 
+int64_t reaper_info_uptime_s(const char *info)
+{
+    static const char field[] = "uptime_in_seconds:";
+    for (const char *p = info; (p = strstr(p, field)) != NULL; p++) {
+        if (p != info && p[-1] != '\n')
+            continue;
+        char *end;
+        long long v = strtoll(p + sizeof field - 1, &end, 10);
+        if (end != p + sizeof field - 1 && v >= 0)
+            return v;
+    }
+    return -1;
+}
+
 const char *reaper_wip_owner(const char *key, const char *prefix)
 {
     size_t plen = strlen(prefix);
@@ -100,36 +114,50 @@ static int lock_take(struct reaper *r, struct redis_conn *rc)
     return 1;
 }
 
-/* CLIENT LIST, fetched at most once per round. Returns 0 (list set; the
- * caller frees the reply), or -1 when the connection broke. */
-static int clients_fetch(struct redis_conn *rc, redisReply **clients)
+/* What CLIENT LIST can tell in one round; fetched lazily, at most once. */
+struct clients {
+    redisReply *list; /* CLIENT LIST reply; NULL until fetched */
+    bool trusted;     /* false: Redis (re)started too recently, or CLIENT LIST failed */
+};
+
+/* Fetches INFO uptime and CLIENT LIST once per round. Returns 0, or -1 when
+ * the connection broke. */
+static int clients_fetch(const struct worker_config *cfg, struct redis_conn *rc,
+                         struct clients *c)
 {
-    if (*clients)
+    if (c->list)
         return 0;
+    redisReply *info = redis_conn_command(rc, "INFO server");
+    if (!info)
+        return -1;
+    int64_t uptime_s = info->type == REDIS_REPLY_STRING ? reaper_info_uptime_s(info->str) : -1;
+    freeReplyObject(info);
+    /* A live worker reconnects within one backoff step and then beats. */
+    int64_t settle_ms = REDIS_CONN_BACKOFF_MAX_MS + cfg->heartbeat_ms + REAPER_GRACE_MS;
     redisReply *reply = redis_conn_command(rc, "CLIENT LIST");
     if (!reply)
         return -1;
+    c->list = reply;
+    c->trusted = reply->type == REDIS_REPLY_STRING && uptime_s * 1000 >= settle_ms;
     if (reply->type != REDIS_REPLY_STRING) {
         char q[160];
         log_warn("CLIENT LIST failed; only the lease decides", "err=%s",
                  log_quote(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply", q,
                            sizeof q));
     }
-    *clients = reply;
     return 0;
 }
 
-/* Whether any connection named after worker `id` is in the fetched list. When
- * CLIENT LIST is unavailable (renamed or forbidden), assume connected: the
- * lease still catches the dead. */
-static bool worker_connected(const struct worker_config *cfg, const redisReply *clients,
+/* Whether any connection named after worker `id` is in the fetched list.
+ * When the list cannot be trusted, assume connected: the lease still
+ * catches the dead. */
+static bool worker_connected(const struct worker_config *cfg, const struct clients *c,
                              const char *id)
 {
     char name[REDIS_CONN_NAME_MAX];
-    if (clients->type != REDIS_REPLY_STRING ||
-        worker_client_name(name, sizeof name, cfg->prefix, id) < 0)
+    if (!c->trusted || worker_client_name(name, sizeof name, cfg->prefix, id) < 0)
         return true;
-    return reaper_client_list_has(clients->str, name);
+    return reaper_client_list_has(c->list->str, name);
 }
 
 /* SCRIPT_RECOVER for worker `id`, aborting if it beat after max_beat_ms.
@@ -165,7 +193,7 @@ static int recover(struct reaper *r, struct redis_conn *rc, const char *id, int6
 }
 
 /* Judges every registered worker. Returns recoveries, or -1 broken. */
-static int reap_registered(struct reaper *r, struct redis_conn *rc, redisReply **clients)
+static int reap_registered(struct reaper *r, struct redis_conn *rc, struct clients *clients)
 {
     const struct worker_config *cfg = r->cfg;
     char key[WORKER_KEY_MAX];
@@ -185,9 +213,9 @@ static int reap_registered(struct reaper *r, struct redis_conn *rc, redisReply *
         if (v == REAPER_ALIVE)
             continue;
         if (v == REAPER_SUSPECT) {
-            if (clients_fetch(rc, clients) != 0)
+            if (clients_fetch(cfg, rc, clients) != 0)
                 goto err;
-            if (worker_connected(cfg, *clients, id))
+            if (worker_connected(cfg, clients, id))
                 continue;
         }
         int rv = recover(r, rc, id, beat, v == REAPER_DEAD ? "lease" : "disconnected");
@@ -205,7 +233,7 @@ err:
 /* Recovers the owner of one wip key when it is neither registered nor
  * connected. Returns 1, 0, or -1 broken. */
 static int reap_orphan(struct reaper *r, struct redis_conn *rc, const char *wip_key,
-                       redisReply **clients)
+                       struct clients *clients)
 {
     const struct worker_config *cfg = r->cfg;
     const char *id = reaper_wip_owner(wip_key, cfg->prefix);
@@ -219,16 +247,16 @@ static int reap_orphan(struct reaper *r, struct redis_conn *rc, const char *wip_
     freeReplyObject(score);
     if (registered)
         return 0; /* reap_registered judges it */
-    if (clients_fetch(rc, clients) != 0)
+    if (clients_fetch(cfg, rc, clients) != 0)
         return -1;
-    if (worker_connected(cfg, *clients, id))
+    if (worker_connected(cfg, clients, id))
         return 0;
     /* max 0: if it registers before the script runs, the script aborts. */
     return recover(r, rc, id, 0, "unregistered");
 }
 
 /* SCANs <prefix>wip:* for orphans. Returns recoveries, or -1 broken. */
-static int reap_orphans(struct reaper *r, struct redis_conn *rc, redisReply **clients)
+static int reap_orphans(struct reaper *r, struct redis_conn *rc, struct clients *clients)
 {
     char escaped[2 * WORKER_PREFIX_MAX + 1], pattern[WORKER_KEY_MAX];
     if (reaper_glob_escape(r->cfg->prefix, escaped, sizeof escaped) != 0)
@@ -268,14 +296,14 @@ int reaper_tick(struct reaper *r, struct redis_conn *rc)
     int held = lock_take(r, rc);
     if (held <= 0)
         return held;
-    redisReply *clients = NULL;
+    struct clients clients = {NULL, false};
     int recovered = reap_registered(r, rc, &clients);
     if (recovered >= 0 && wclock_mono_ms() >= r->next_scan_ms) {
         r->next_scan_ms = 0; /* first round: orphans of a crash just before our start */
         int orphans = reap_orphans(r, rc, &clients);
         recovered = orphans < 0 ? -1 : recovered + orphans;
     }
-    if (clients)
-        freeReplyObject(clients);
+    if (clients.list)
+        freeReplyObject(clients.list);
     return recovered;
 }

@@ -9,6 +9,9 @@
  * within about 1.5 s). The second check alone would misjudge a live worker
  * that is reconnecting after a Redis restart; the stale heartbeat keeps it
  * honest, and SCRIPT_RECOVER itself aborts if the worker beat in between.
+ * With a persistent Redis the zset survives a restart with old beats, so
+ * CLIENT LIST is not trusted until Redis has been up long enough for every
+ * live worker to reconnect and beat (INFO uptime).
  * On its first round and every ~10 s after, it also SCANs for wip lists whose
  * owner is not registered and has no connection: a worker that died between
  * a BLMOVE and registering, or whose BLMOVE raced with its own recovery. */
@@ -35,6 +38,8 @@ enum reaper_verdict reaper_judge(int64_t now_ms, int64_t beat_ms, int64_t lease_
 /* Pure: whether CLIENT LIST output (lines of space-separated k=v fields)
  * holds a client whose name is exactly `name`. */
 bool reaper_client_list_has(const char *list, const char *name);
+/* Pure: uptime_in_seconds from INFO output, or -1 when absent. */
+int64_t reaper_info_uptime_s(const char *info);
 /* Pure: the worker id of a wip key "<prefix>wip:<id>", pointing into key, or
  * NULL when key is not one. */
 const char *reaper_wip_owner(const char *key, const char *prefix);

@@ -10,7 +10,6 @@
 /* A local Redis answers in microseconds; a dead host must not stall a reconnect loop. */
 #define CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_FIRST_MS 100    /* first retry after a failure */
-#define BACKOFF_MAX_MS 1000     /* workers resume within a second of Redis coming back */
 #define BACKOFF_SLICE_MS 50     /* how often a backoff sleep checks its stop condition */
 
 static struct timeval ms_to_tv(int ms)
@@ -141,7 +140,7 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
                 return -1;
             wclock_sleep_ms(BACKOFF_SLICE_MS);
         }
-        delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+        delay = delay * 2 > REDIS_CONN_BACKOFF_MAX_MS ? REDIS_CONN_BACKOFF_MAX_MS : delay * 2;
     }
     log_info("redis connected", "redis=%s name=%s conn=%s reconnect=%s attempts=%u down_ms=%lld",
              url, rc->name, rc->role, rc->connects > 0 ? "true" : "false", attempts,

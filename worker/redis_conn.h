@@ -13,6 +13,7 @@
 #include "common/url.h"
 
 #define REDIS_CONN_NAME_MAX 256
+#define REDIS_CONN_BACKOFF_MAX_MS 1000 /* reconnect attempts are at most this far apart */
 #define REDIS_CONN_SHA_LEN 40
 
 struct redis_conn {

@@ -319,7 +319,7 @@ static int worker_finish(struct worker *w, const char *id, const char *state,
             log_info("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
                      state, cpu, wall, iters);
         else if (reply->type == REDIS_REPLY_INTEGER)
-            log_warn("result ignored: job already terminal", "id=%s", id);
+            log_warn("result ignored: job already terminal or gone", "id=%s", id);
         else
             log_error("finish script failed", "id=%s err=\"%s\"", id,
                       reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");

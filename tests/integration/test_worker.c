@@ -183,6 +183,25 @@ static void assert_list_is(const char *key, const char *id)
     freeReplyObject(r);
 }
 
+static bool redis_settled(void *arg)
+{
+    (void)arg;
+    redisReply *r = cmd("INFO server");
+    const char *u = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "uptime_in_seconds:") : NULL;
+    bool settled = u && atol(u + 18) >= 3;
+    if (r)
+        freeReplyObject(r);
+    return settled;
+}
+
+/* Workers trust CLIENT LIST only once Redis has been up for a heartbeat plus
+ * a reconnect backoff (~2.25 s): before that, a worker missing from it may be
+ * reconnecting. Tests of the fast kill -9 path wait for that. */
+static void wait_redis_settled(void)
+{
+    ck_assert_int_eq(harness_wait_until(redis_settled, NULL, 5000, 50), 0);
+}
+
 static bool registered(const char *worker_id)
 {
     redisReply *r = cmd("ZSCORE " PREFIX "workers %s", worker_id);
@@ -319,7 +338,7 @@ START_TEST(kill9_job_recovered_within_2s)
     char id[JOBID_LEN + 1];
     pid_t a = worker_with_running_job("wa", NULL, NULL, 3000, "survives", 3, id);
     worker_start("wb", NULL);
-    harness_sleep_ms(300); /* let wb's reaper get going */
+    wait_redis_settled();
     int64_t killed = harness_now_ms();
     harness_kill(a, SIGKILL);
     ck_assert_msg(harness_wait_until(second_attempt_running, id, 5000, 5) == 0,
@@ -341,6 +360,7 @@ START_TEST(out_of_attempts_goes_dead)
     char id[JOBID_LEN + 1];
     pid_t a = worker_with_running_job("wa", NULL, NULL, 3000, "once", 1, id);
     worker_start("wb", NULL);
+    wait_redis_settled();
     harness_kill(a, SIGKILL);
     wait_state(id, "dead", 5000);
     char *err = job_field(id, "error");
@@ -381,7 +401,7 @@ START_TEST(orphaned_wip_list_recovered)
     ck_assert_str_eq(r->str, id);
     freeReplyObject(r);
     worker_start("w1", NULL);
-    wait_state(id, "done", 5000);
+    wait_state(id, "done", 8000);
     assert_done_with_digest(id, "orphan");
     ck_assert_int_eq(int_reply("EXISTS %s", PREFIX "wip:ghost"), 0);
 }
@@ -465,6 +485,7 @@ START_TEST(procs_restarts_killed_child)
     ck_assert_int_eq(harness_wait_until(procs_registered, &two, 5000, 10), 0);
     char ids[8][80];
     ck_assert_uint_eq(workers_list(ids, 8), 2);
+    wait_redis_settled();
     pid_t victim = id_pid(ids[0]);
     ck_assert_int_gt(victim, 1);
     ck_assert_int_ne(victim, id_pid(ids[1]));
@@ -528,6 +549,27 @@ START_TEST(result_reported_after_redis_comes_back)
     ck_assert_int_eq(int_reply("LLEN " PREFIX "wip:%s", "wr"), 0);
     harness_kill(w, SIGTERM);
     assert_exit_zero(w, EXIT_WAIT_MS);
+}
+END_TEST
+
+START_TEST(persistent_restart_keeps_live_workers)
+{
+    /* After a restart the zset comes back with beats older than the outage,
+     * and a worker's connections come back up to one backoff step later:
+     * a reaper that connects first must not take that for a kill -9. */
+    char id[JOBID_LEN + 1];
+    pid_t a = worker_with_running_job("wa", NULL, NULL, 4000, "live", 3, id);
+    harness_redis_kill(&redis);
+    harness_sleep_ms(2000);
+    ck_assert_int_eq(harness_redis_resume(&redis), 0);
+    worker_start("wb", NULL); /* connects at once; wa is still backing off */
+    wait_state(id, "done", 8000);
+    assert_done_with_digest(id, "live");
+    ck_assert(field_is(id, "attempts", "1"));
+    ck_assert(field_is(id, "worker", "wa"));
+    ck_assert(registered("wa"));
+    harness_kill(a, SIGTERM);
+    assert_exit_zero(a, EXIT_WAIT_MS);
 }
 END_TEST
 
@@ -618,6 +660,7 @@ int main(void)
     tcase_add_checked_fixture(tp, setup_persistent, teardown);
     tcase_set_timeout(tp, 60);
     tcase_add_test(tp, result_reported_after_redis_comes_back);
+    tcase_add_test(tp, persistent_restart_keeps_live_workers);
     suite_add_tcase(s, tp);
     return harness_run_suite(s);
 }

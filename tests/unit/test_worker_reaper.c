@@ -62,6 +62,17 @@ START_TEST(judge_by_heartbeat_age)
 }
 END_TEST
 
+START_TEST(info_uptime)
+{
+    const char info[] = "# Server\r\nredis_version:7.0.15\r\nserver_time_usec:1\r\n"
+                        "uptime_in_seconds:42\r\nuptime_in_days:0\r\n";
+    ck_assert_int_eq(reaper_info_uptime_s(info), 42);
+    ck_assert_int_eq(reaper_info_uptime_s("uptime_in_seconds:0\r\n"), 0);
+    ck_assert_int_eq(reaper_info_uptime_s("# Server\r\nredis_version:7.0.15\r\n"), -1);
+    ck_assert_int_eq(reaper_info_uptime_s("x_uptime_in_seconds:5\r\n"), -1);
+}
+END_TEST
+
 START_TEST(wip_owner)
 {
     ck_assert_str_eq(reaper_wip_owner("offload:wip:h-1-ab", "offload:"), "h-1-ab");
@@ -126,6 +137,7 @@ int main(void)
     tcase_add_test(tc, client_list_rejects_prefixes_and_other_fields);
     tcase_add_test(tc, client_list_name_at_line_start_end_and_crlf);
     tcase_add_test(tc, judge_by_heartbeat_age);
+    tcase_add_test(tc, info_uptime);
     tcase_add_test(tc, wip_owner);
     tcase_add_test(tc, glob_escape);
     tcase_add_test(tc, queues_parse);

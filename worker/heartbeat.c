@@ -27,8 +27,10 @@ static int beat(struct heartbeat *hb)
     redisReply *reply = redis_conn_command(&hb->conn, "ZADD %s %s %s", key, score, hb->cfg->id);
     if (!reply)
         return -1;
-    if (reply->type == REDIS_REPLY_ERROR)
-        log_warn("heartbeat failed", "err=%s", reply->str);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char q[256];
+        log_warn("heartbeat failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
+    }
     freeReplyObject(reply);
     return 0;
 }

@@ -140,10 +140,9 @@ static int clients_fetch(const struct worker_config *cfg, struct redis_conn *rc,
     c->list = reply;
     c->trusted = reply->type == REDIS_REPLY_STRING && uptime_s * 1000 >= settle_ms;
     if (reply->type != REDIS_REPLY_STRING) {
-        char q[160];
+        char q[256];
         log_warn("CLIENT LIST failed; only the lease decides", "err=%s",
-                 log_quote(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply", q,
-                           sizeof q));
+                 redis_conn_reply_err(reply, q, sizeof q));
     }
     return 0;
 }
@@ -185,8 +184,9 @@ static int recover(struct reaper *r, struct redis_conn *rc, const char *id, int6
         log_debug("recovery aborted: the worker beat meanwhile", "dead_worker=%s",
                   log_quote(id, q, sizeof q));
     } else {
+        char qe[256];
         log_error("recover script failed", "dead_worker=%s err=%s", log_quote(id, q, sizeof q),
-                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+                  redis_conn_reply_err(reply, qe, sizeof qe));
     }
     freeReplyObject(reply);
     return rv;

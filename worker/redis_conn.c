@@ -221,3 +221,9 @@ redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
     }
     return NULL;
 }
+
+const char *redis_conn_reply_err(const redisReply *reply, char *buf, size_t len)
+{
+    return log_quote(reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply",
+                     buf, len);
+}

@@ -56,4 +56,8 @@ redisReply *redis_conn_argv(struct redis_conn *rc, int argc, const char **argv,
 redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
                             const char **argv, const size_t *lens);
 
+/* An unexpected reply as a logfmt value: the error text quoted into buf, or
+ * "unexpected reply" for a reply of the wrong type. Returns buf. */
+const char *redis_conn_reply_err(const redisReply *reply, char *buf, size_t len);
+
 #endif

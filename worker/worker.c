@@ -210,12 +210,12 @@ static int recover_self(struct worker *w, const char *reason)
     redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_RECOVER, 6, argv, NULL);
     if (!reply)
         return -1;
+    char q[256];
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
         log_info("put our jobs back", "reason=\"%s\" requeued=%lld dead=%lld", reason,
                  reply->element[0]->integer, reply->element[1]->integer);
     else
-        log_error("recover script failed", "err=%s",
-                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        log_error("recover script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
     freeReplyObject(reply);
     return 0;
 }
@@ -284,7 +284,8 @@ static int worker_fetch(struct worker *w, char **id)
         *id = strdup(reply->str);
         rv = *id ? 1 : 0; /* out of memory: the id stays in wip, recovered after a restart */
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        log_error("fetch failed", "err=\"%s\"", reply->str);
+        char q[256];
+        log_error("fetch failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
         wclock_sleep_ms(ERROR_PAUSE_MS);
     }
     freeReplyObject(reply);
@@ -315,14 +316,15 @@ static int worker_finish(struct worker *w, const char *id, const char *state,
         redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_FINISH, 11, argv, NULL);
         if (!reply)
             continue; /* broken: reconnect and report again (the script is idempotent) */
+        char q[256];
         if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
             log_info("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
                      state, cpu, wall, iters);
         else if (reply->type == REDIS_REPLY_INTEGER)
             log_warn("result ignored: job already terminal or gone", "id=%s", id);
         else
-            log_error("finish script failed", "id=%s err=\"%s\"", id,
-                      reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            log_error("finish script failed", "id=%s err=%s", id,
+                      redis_conn_reply_err(reply, q, sizeof q));
         freeReplyObject(reply);
         return 0;
     }
@@ -380,8 +382,9 @@ static enum job_outcome worker_process(struct worker *w, const char *id)
         goto out;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-        log_error("start script failed; job left in our wip list", "id=%s err=\"%s\"", id,
-                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        char q[256];
+        log_error("start script failed; job left in our wip list", "id=%s err=%s", id,
+                  redis_conn_reply_err(reply, q, sizeof q));
         wclock_sleep_ms(ERROR_PAUSE_MS);
         goto out;
     }
@@ -435,7 +438,9 @@ static void worker_leave(struct worker *w, bool abandoned)
 {
     char err[256];
     if (!w->conn.ctx && redis_conn_open(&w->conn, err, sizeof err) != 0) {
-        log_warn("redis unavailable at exit; the reaper will deregister us", "err=\"%s\"", err);
+        char q[300];
+        log_warn("redis unavailable at exit; the reaper will deregister us", "err=%s",
+                 log_quote(err, q, sizeof q));
         return;
     }
     if (abandoned) {

@@ -106,6 +106,12 @@ demo: all
 test-compose:
 	@./tests/compose/run.sh
 
+# libFuzzer targets (fuzz/*.c, built with clang by fuzz/run.sh), each run for
+# FUZZ_SECONDS; fails if any found a crash (inputs under fuzz/crashes/).
+FUZZ_SECONDS ?= 300
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILD) BIN=$(BIN) PKG_CONFIG=$(PKG_CONFIG) ./fuzz/run.sh
+
 clean:
 	rm -rf build build-asan bin bin-asan
 

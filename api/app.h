@@ -14,6 +14,7 @@ struct waiters;
 struct metrics;
 struct pool;
 struct proxy;
+struct conn_table;
 
 struct api_config {
     const char *listen;
@@ -47,6 +48,7 @@ struct app {
     struct metrics *metrics;
     struct pool *pool;
     struct proxy *proxy;
+    struct conn_table *conns;
     char id[64];           /* this API instance: names its done channel */
     char channel[256];     /* <prefix>done:<id> */
     long inflight;

@@ -115,9 +115,10 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, cons
                         "# TYPE offload_waiters gauge\noffload_waiters %ld\n"
                         "# TYPE offload_pool_queued gauge\noffload_pool_queued %ld\n"
                         "# TYPE offload_proxy_active gauge\noffload_proxy_active %ld\n"
+                        "# TYPE offload_http_connections gauge\noffload_http_connections %ld\n"
                         "# TYPE offload_redis_up gauge\noffload_redis_up %d\n"
                         "# TYPE offload_redis_reconnects_total counter\noffload_redis_reconnects_total %lu\n",
-                        m->lag_max_s, g->inflight, g->waiters, g->pool_queued, g->proxy_active, g->redis_up,
+                        m->lag_max_s, g->inflight, g->waiters, g->pool_queued, g->proxy_active, g->connections, g->redis_up,
                         g->redis_reconnects);
     if (queues_text)
         evbuffer_add(out, queues_text, strlen(queues_text));

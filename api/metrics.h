@@ -25,6 +25,7 @@ struct metrics_gauges {
     long waiters;
     long pool_queued;
     long proxy_active;
+    long connections;
 };
 
 /* Appends the Prometheus text exposition to out. `queues_text` (may be

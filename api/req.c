@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/app.h"
+#include "api/conn.h"
 #include "api/metrics.h"
 #include "common/job.h"
 
@@ -58,8 +59,10 @@ struct api_req *req_new(struct app *app, struct evhttp_request *req, enum route 
     r->route = route;
     r->start_us = req_now_us();
     r->conn = evhttp_request_get_connection(req);
-    if (r->conn)
+    if (r->conn) {
         evhttp_connection_set_closecb(r->conn, req_closed_cb, r);
+        conn_request_seen(app, r->conn);
+    }
     app->inflight++;
     return r;
 }
@@ -123,8 +126,10 @@ static void req_finish(struct api_req *r, int code, struct evbuffer *body)
 {
     struct app *app = r->app;
     metrics_observe(app->metrics, r->route, code, req_now_us() - r->start_us);
-    if (r->conn)
+    if (r->conn) {
         evhttp_connection_set_closecb(r->conn, NULL, NULL);
+        conn_request_done(app, r->conn);
+    }
     if (app->draining)
         req_add_header(r, "Connection", "close");
     evhttp_send_reply(r->req, code, NULL, body);

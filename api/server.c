@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/conn.h"
 #include "api/cpu.h"
 #include "api/jobs.h"
 #include "api/metrics.h"
@@ -128,6 +129,7 @@ static void metrics_queues_cb(redisAsyncContext *ac, void *rep, void *priv)
         .waiters = waiters_count(app->waiters),
         .pool_queued = pool_pending(app->pool),
         .proxy_active = proxy_active(app->proxy),
+        .connections = conn_count(app->conns),
     };
     (void)ac;
     if (out == NULL || q == NULL) {
@@ -382,8 +384,10 @@ int server_run(const struct api_config *cfg, int fd)
     app.pool = pool_new(app.base, (int)cfg->threads);
     app.proxy = proxy_new(app.base, cfg->upstream, cfg->upstream_timeout_ms, cfg->max_inflight);
     app.http = evhttp_new(app.base);
-    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http)
+    app.conns = conn_table_new(&app);
+    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http || !app.conns)
         goto err;
+    evhttp_set_bevcb(app.http, conn_bevcb, &app);
     evhttp_set_allowed_methods(app.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                              EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
@@ -443,6 +447,7 @@ err:
     waiters_free(app.waiters);
     if (app.http)
         evhttp_free(app.http);
+    conn_table_free(app.conns);
     metrics_free(app.metrics);
     if (app.base)
         event_base_free(app.base);

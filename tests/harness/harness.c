@@ -21,25 +21,15 @@
 static pid_t children[HARNESS_MAX_CHILDREN];
 static size_t nchildren;
 static bool atexit_registered;
-/* Redis directories not yet removed: a failing Check test exits without its
- * teardown, so atexit removes them. */
-#define REDIS_DIRS_MAX 16
-static char redis_dirs[REDIS_DIRS_MAX][64];
-
-static void redis_dir_remove(const char *dir);
-
-static void cleanup_at_exit(void)
-{
-    harness_kill_all();
-    for (size_t i = 0; i < REDIS_DIRS_MAX; i++)
-        if (redis_dirs[i][0])
-            redis_dir_remove(redis_dirs[i]);
-}
+/* Set by harness_run_suite: every Redis directory of the run goes below it,
+ * so the runner removes them all, even those of a test that Check ended with
+ * _exit (a failed assertion skips teardown and atexit alike). */
+#define RUN_DIR_ENV "HARNESS_RUN_DIR"
 
 static int register_atexit(void)
 {
     if (!atexit_registered) {
-        if (atexit(cleanup_at_exit) != 0)
+        if (atexit(harness_kill_all) != 0)
             return -1;
         atexit_registered = true;
     }
@@ -305,19 +295,12 @@ int harness_redis_resume(struct harness_redis *r)
 
 int harness_redis_start(struct harness_redis *r)
 {
-    snprintf(r->dir, sizeof r->dir, "/tmp/offload-redis-XXXXXX");
-    if (!mkdtemp(r->dir)) {
+    const char *base = getenv(RUN_DIR_ENV);
+    int n = snprintf(r->dir, sizeof r->dir, "%s/redis-XXXXXX", base && *base ? base : "/tmp");
+    if (n < 0 || (size_t)n >= sizeof r->dir || !mkdtemp(r->dir)) {
         r->dir[0] = '\0';
         return -1;
     }
-    for (size_t i = 0; i < REDIS_DIRS_MAX; i++) {
-        if (!redis_dirs[i][0]) {
-            snprintf(redis_dirs[i], sizeof redis_dirs[i], "%s", r->dir);
-            break;
-        }
-    }
-    if (register_atexit() != 0)
-        goto err;
     if (r->port == 0)
         r->port = harness_free_port();
     if (r->port <= 0)
@@ -344,16 +327,12 @@ int harness_redis_restart(struct harness_redis *r)
     return harness_redis_resume(r);
 }
 
-/* Removes the files redis-server may leave in dir (AOF and RDB), then dir,
- * and forgets it (dir may point into redis_dirs: copy it first). */
-static void redis_dir_remove(const char *dir)
+/* rm -rf dir: a directory this harness made with mkdtemp. */
+static void dir_remove(const char *dir)
 {
     char cmd[128];
-    /* The directory is ours (mkdtemp) and its name has no shell metacharacters. */
+    /* mkdtemp names under /tmp (or our run directory) hold no shell metacharacters. */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    for (size_t i = 0; i < REDIS_DIRS_MAX; i++)
-        if (strcmp(redis_dirs[i], dir) == 0)
-            redis_dirs[i][0] = '\0';
     if (system(cmd) != 0)
         fprintf(stderr, "harness: failed: %s\n", cmd);
 }
@@ -362,16 +341,20 @@ void harness_redis_stop(struct harness_redis *r)
 {
     harness_redis_kill(r);
     if (r->dir[0]) {
-        redis_dir_remove(r->dir);
+        dir_remove(r->dir);
         r->dir[0] = '\0';
     }
 }
 
 int harness_run_suite(Suite *s)
 {
+    char run_dir[] = "/tmp/offload-test-XXXXXX";
+    bool have_dir = mkdtemp(run_dir) != NULL && setenv(RUN_DIR_ENV, run_dir, 1) == 0;
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (have_dir)
+        dir_remove(run_dir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

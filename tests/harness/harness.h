@@ -58,8 +58,7 @@ int harness_kill(pid_t pid, int sig);
 int harness_wait_exit(pid_t pid, int timeout_ms, int *status);
 /* SIGKILLs pid and reaps it (bounded: 5 s). */
 void harness_stop(pid_t pid);
-/* Every recorded child still running: SIGKILL and reap. Runs atexit too,
- * which also removes the directories of Redis servers never stopped. */
+/* Every recorded child still running: SIGKILL and reap. Runs atexit too. */
 void harness_kill_all(void);
 
 /* Waits until something accepts TCP connections on 127.0.0.1:port.
@@ -74,7 +73,9 @@ int harness_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms, int i
 const char *harness_bin(const char *name);
 
 /* Runs every test of s (Check's default fork mode, CK_NORMAL output), frees
- * the runner, and returns EXIT_SUCCESS or EXIT_FAILURE for main. */
+ * the runner, and returns EXIT_SUCCESS or EXIT_FAILURE for main. Redis
+ * directories of the run live in one temporary directory that it removes at
+ * the end, also after tests that failed before their teardown. */
 int harness_run_suite(Suite *s);
 
 /* CLOCK_MONOTONIC in milliseconds, and a sleep that resumes after signals. */

@@ -10,6 +10,54 @@
     "    redis.call('PUBLISH', P .. 'done:' .. api, id) end end\n" \
     "end\n"
 
+/* Takes the next queued job for worker w from the queues named in
+ * ARGV[first..]: LMOVE into its wip list (reliable fetch), then the START
+ * step. Ids of jobs cancelled or gone meanwhile are dropped on the way.
+ * Returns {id, ms, payload, attempts, max_attempts}, or nil. */
+#define LUA_TAKE \
+    "local function take(w, now, first)\n" \
+    "  local wip = P .. 'wip:' .. w\n" \
+    "  for i = first, #ARGV do\n" \
+    "    while true do\n" \
+    "      local id = redis.call('LMOVE', P .. 'q:' .. ARGV[i], wip, 'RIGHT', 'LEFT')\n" \
+    "      if not id then break end\n" \
+    "      local jk = jobkey(id)\n" \
+    "      local f = redis.call('HMGET', jk, 'state', 'ms', 'payload', 'max_attempts', 'attempts',\n" \
+    "        'finished_at', 'error')\n" \
+    "      if f[1] == 'queued' then\n" \
+    "        local a = tostring(tonumber(f[5] or '0') + 1)\n" \
+    "        redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
+    "        if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
+    "        return {id, f[2], f[3] or '', a, f[4]}\n" \
+    "      end\n" \
+    "      redis.call('LREM', wip, 0, id)\n" \
+    "    end\n" \
+    "  end\n" \
+    "  return nil\n" \
+    "end\n"
+
+/* The FINISH step as a function: 1 stored, 0 ignored (already terminal). */
+#define LUA_FINISH \
+    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err)\n" \
+    "  local jk = jobkey(id)\n" \
+    "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify')\n" \
+    "  local cur = f[1]\n" \
+    "  if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n" \
+    "  if cur == 'queued' then redis.call('LREM', P .. 'q:' .. f[2], 0, id) end\n" \
+    "  if err ~= '' then\n" \
+    "    redis.call('HSET', jk, 'state', st, 'finished_at', now, 'worker', w, 'digest', digest,\n" \
+    "      'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall, 'error', err)\n" \
+    "  else\n" \
+    "    redis.call('HSET', jk, 'state', st, 'finished_at', now, 'worker', w, 'digest', digest,\n" \
+    "      'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall)\n" \
+    "  end\n" \
+    "  redis.call('EXPIRE', jk, ttl)\n" \
+    "  if f[3] then for api in string.gmatch(f[3], '%S+') do\n" \
+    "    redis.call('PUBLISH', P .. 'done:' .. api, id) end end\n" \
+    "  return 1\n" \
+    "end\n"
+
 static const char enqueue_lua[] = LUA_PRELUDE
     "local maxq, now, n = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
     "local want = {}\n"
@@ -72,21 +120,19 @@ static const char start_lua[] = LUA_PRELUDE
     "local f = redis.call('HMGET', jk, 'ms', 'payload', 'max_attempts')\n"
     "return {f[1], f[2] or '', tostring(a), f[3]}\n";
 
-static const char finish_lua[] = LUA_PRELUDE
-    "local id, w, now, ttl, st = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]\n"
-    "local jk = jobkey(id)\n"
-    "redis.call('LREM', P .. 'wip:' .. w, 0, id)\n"
-    "local cur = redis.call('HGET', jk, 'state')\n"
-    "if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n"
-    "if cur == 'queued' then\n"
-    "  redis.call('LREM', P .. 'q:' .. redis.call('HGET', jk, 'queue'), 0, id)\n"
-    "end\n"
-    "redis.call('HSET', jk, 'state', st, 'finished_at', now, 'worker', w,\n"
-    "  'digest', ARGV[7], 'iterations', ARGV[8], 'cpu_ms', ARGV[9], 'wall_ms', ARGV[10])\n"
-    "if ARGV[11] ~= '' then redis.call('HSET', jk, 'error', ARGV[11]) end\n"
-    "redis.call('EXPIRE', jk, ttl)\n"
-    "notify(jk, id)\n"
-    "return 1\n";
+static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
+    "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
+    "  ARGV[9], ARGV[10], ARGV[11])\n";
+
+static const char take_lua[] = LUA_PRELUDE LUA_TAKE
+    "return take(ARGV[2], ARGV[3], 4)\n";
+
+static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
+    "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7],\n"
+    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11])\n"
+    "local nxt = take(ARGV[3], ARGV[4], 12)\n"
+    "if not nxt then return {done} end\n"
+    "return {done, nxt[1], nxt[2], nxt[3], nxt[4], nxt[5]}\n";
 
 static const char recover_lua[] = LUA_PRELUDE
     "local w, now, ttl, maxhb, reason = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
@@ -149,6 +195,8 @@ static const struct {
     [SCRIPT_FINISH] = {"finish", finish_lua},
     [SCRIPT_RECOVER] = {"recover", recover_lua},
     [SCRIPT_QUEUES] = {"queues", queues_lua},
+    [SCRIPT_TAKE] = {"take", take_lua},
+    [SCRIPT_FINISH_TAKE] = {"finish_take", finish_take_lua},
 };
 
 const char *script_source(enum script_id id)

@@ -39,6 +39,17 @@ enum script_id {
     /* ARGV: prefix, now_ms, lease_ms. Replies {workers_alive, then per known
      * queue: name, depth, in_progress, dead}. */
     SCRIPT_QUEUES,
+    /* ARGV: prefix, worker_id, now_us, queue names in priority order.
+     * Reliable fetch and START in one step, without blocking: LMOVE from the
+     * first non-empty queue into the worker's wip list and mark the job
+     * running. Replies {id, ms, payload, attempts, max_attempts}, or nil when
+     * every queue is empty (then BLMOVE + SCRIPT_START). */
+    SCRIPT_TAKE,
+    /* ARGV: SCRIPT_FINISH's eleven, then queue names in priority order.
+     * FINISH, then TAKE in the same step: one round trip per job while the
+     * queues are busy. Replies {finished (1|0)} or {finished, id, ms,
+     * payload, attempts, max_attempts}. */
+    SCRIPT_FINISH_TAKE,
     SCRIPT_COUNT
 };
 

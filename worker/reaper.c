@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "worker/wclock.h"
 
-#define SCAN_COUNT "200"  /* keys per SCAN step: small steps keep Redis responsive */
+#define SCAN_COUNT "1000" /* keys per SCAN step: ~1 ms of Redis time, few round trips */
 
 enum reaper_verdict reaper_judge(int64_t now_ms, int64_t beat_ms, int64_t lease_ms,
                                  int64_t heartbeat_ms)

@@ -23,7 +23,7 @@
 #include "worker/worker.h"
 
 #define REAPER_GRACE_MS 250     /* a heartbeat may be this late before we look at CLIENT LIST */
-#define REAPER_SCAN_EVERY_MS 10000 /* orphaned wip lists are rare: a SCAN now and then is enough */
+#define REAPER_SCAN_EVERY_MS 60000 /* orphaned wip lists are rare, and a SCAN walks every key: once a minute */
 #define REAPER_REASON "worker lost"
 
 enum reaper_verdict {

@@ -19,6 +19,7 @@
 #define MAIN_COMMAND_TIMEOUT_MS 5000
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
 #define FETCH_BLOCK_S "1"
+#define TASK_INLINE_MAX_MS 20      /* shorter tasks run on the main thread: a second SIGTERM waits for them */
 #define TASK_POLL_MS 50              /* how soon a second SIGTERM abandons a running task */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
@@ -176,6 +177,7 @@ struct worker {
     char workers[WORKER_KEY_MAX];
     char qkeys[WORKER_QUEUES_MAX][WORKER_KEY_MAX];
     bool holding;                  /* a fetched job is in hand: don't recover our wip list */
+    bool wip_dirty;                /* a FINISH_TAKE broke: our wip list may hold an unseen job */
     unsigned long jobs;            /* jobs finished */
 };
 
@@ -258,73 +260,195 @@ static int worker_ensure(struct worker *w, redis_conn_stop_fn stop)
     }
 }
 
-/* Reliable fetch into our wip list: non-blocking LMOVE on each queue in
- * priority order, then, when all were empty, BLMOVE on the first for up to
- * FETCH_BLOCK_S. So an idle worker wakes at once for the highest-priority
- * queue and within FETCH_BLOCK_S for the others. Returns 1 with *id (caller
- * frees), 0 when nothing came, -1 when the connection broke. */
-static int worker_fetch(struct worker *w, char **id)
+/* A job in hand: taken into our wip list and marked running. */
+struct held_job {
+    char *id;      /* owned; NULL when nothing is held */
+    char *ms;      /* owned */
+    char *payload; /* owned */
+    size_t len;
+    char attempt[24];
+    char max_attempts[24];
+};
+
+static void held_clear(struct held_job *h)
 {
-    const struct worker_config *cfg = w->cfg;
-    redisReply *reply = NULL;
-    for (size_t i = 0; cfg->nqueues > 1 && i < cfg->nqueues; i++) {
-        reply = redis_conn_command(&w->conn, "LMOVE %s %s RIGHT LEFT", w->qkeys[i], w->wip);
-        if (!reply || reply->type != REDIS_REPLY_NIL)
-            break;
-        freeReplyObject(reply);
-        reply = NULL;
+    free(h->id);
+    free(h->ms);
+    free(h->payload);
+    memset(h, 0, sizeof *h);
+}
+
+static char *reply_strdup(const redisReply *r, size_t *len)
+{
+    const char *s = r->type == REDIS_REPLY_STRING ? r->str : "";
+    size_t n = r->type == REDIS_REPLY_STRING ? r->len : 0;
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, s, n);
+        out[n] = '\0';
     }
-    if (!reply && w->conn.ctx)
-        reply = redis_conn_command(&w->conn, "BLMOVE %s %s RIGHT LEFT " FETCH_BLOCK_S,
-                                   w->qkeys[0], w->wip);
+    if (len)
+        *len = n;
+    return out;
+}
+
+/* Fills h from {id, ms, payload, attempts, max_attempts}. Returns 0, or -1 on
+ * a malformed reply or out of memory (h is left empty). */
+static int held_from(struct held_job *h, redisReply **f)
+{
+    held_clear(h);
+    if (f[0]->type != REDIS_REPLY_STRING)
+        return -1;
+    h->id = reply_strdup(f[0], NULL);
+    h->ms = reply_strdup(f[1], NULL);
+    h->payload = reply_strdup(f[2], &h->len);
+    if (!h->id || !h->ms || !h->payload) {
+        held_clear(h);
+        return -1;
+    }
+    snprintf(h->attempt, sizeof h->attempt, "%s", f[3]->type == REDIS_REPLY_STRING ? f[3]->str : "?");
+    snprintf(h->max_attempts, sizeof h->max_attempts, "%s",
+             f[4]->type == REDIS_REPLY_STRING ? f[4]->str : "?");
+    return 0;
+}
+
+/* The queue names as script arguments, after `first` fixed ones. */
+static int queue_args(const struct worker *w, const char **argv, int first)
+{
+    for (size_t i = 0; i < w->cfg->nqueues; i++)
+        argv[first + (int)i] = w->cfg->queues[i];
+    return first + (int)w->cfg->nqueues;
+}
+
+/* SCRIPT_TAKE: the next job of any queue, without blocking. Returns 1 with
+ * *h filled, 0 when every queue is empty, -1 when the connection broke. */
+static int worker_take(struct worker *w, struct held_job *h)
+{
+    char now[24];
+    const char *argv[3 + WORKER_QUEUES_MAX];
+    snprintf(now, sizeof now, "%" PRId64, job_now_us());
+    argv[0] = w->cfg->prefix;
+    argv[1] = w->cfg->id;
+    argv[2] = now;
+    int argc = queue_args(w, argv, 3);
+    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_TAKE, argc, argv, NULL);
     if (!reply)
         return -1;
     int rv = 0;
-    if (reply->type == REDIS_REPLY_STRING) {
-        *id = strdup(reply->str);
-        rv = *id ? 1 : 0; /* out of memory: the id stays in wip, recovered after a restart */
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
+        rv = held_from(h, reply->element) == 0 ? 1 : 0;
     } else if (reply->type == REDIS_REPLY_ERROR) {
         char q[256];
-        log_error("fetch failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
+        log_error("take script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
         wclock_sleep_ms(ERROR_PAUSE_MS);
     }
     freeReplyObject(reply);
     return rv;
 }
 
-/* SCRIPT_FINISH, retried across reconnects until Redis has it: a result is
- * never dropped while the process lives, unless a second stop says give up.
- * Returns 0 reported, -1 given up. */
-static int worker_finish(struct worker *w, const char *id, const char *state,
-                         const struct task_result *r, const char *error)
+/* Every queue was empty: BLMOVE on the highest-priority one for up to
+ * FETCH_BLOCK_S (lower ones are looked at again by the next TAKE), then
+ * SCRIPT_START. Returns 1 with *h filled, 0 when nothing came, -1 when the
+ * connection broke. */
+static int worker_wait_fetch(struct worker *w, struct held_job *h)
 {
-    char ttl[24], digest[24], iters[24], cpu[32], wall[32];
+    redisReply *reply = redis_conn_command(&w->conn, "BLMOVE %s %s RIGHT LEFT " FETCH_BLOCK_S,
+                                           w->qkeys[0], w->wip);
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_STRING) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            char q[256];
+            log_error("fetch failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
+            wclock_sleep_ms(ERROR_PAUSE_MS);
+        }
+        freeReplyObject(reply);
+        return 0;
+    }
+    char id[JOBID_LEN + 64];
+    snprintf(id, sizeof id, "%s", reply->str);
+    freeReplyObject(reply);
+    w->holding = true;
+    char now[24];
+    snprintf(now, sizeof now, "%" PRId64, job_now_us());
+    const char *argv[] = {w->cfg->prefix, id, w->cfg->id, now};
+    reply = redis_conn_eval(&w->conn, SCRIPT_START, 4, argv, NULL);
+    if (!reply) {
+        w->holding = false; /* unknown whether it started: the reconnect hands our wip back */
+        return -1;
+    }
+    int rv = 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
+        redisReply idr = {.type = REDIS_REPLY_STRING, .str = id, .len = strlen(id)};
+        redisReply *f[5] = {&idr, reply->element[0], reply->element[1], reply->element[2],
+                            reply->element[3]};
+        rv = held_from(h, f) == 0 ? 1 : 0;
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        log_debug("job skipped: gone, cancelled or finished", "id=%s", id);
+    } else {
+        char q[256];
+        log_error("start script failed; job left in our wip list", "id=%s err=%s", id,
+                  redis_conn_reply_err(reply, q, sizeof q));
+        wclock_sleep_ms(ERROR_PAUSE_MS);
+    }
+    if (rv != 1)
+        w->holding = false;
+    freeReplyObject(reply);
+    return rv;
+}
+
+/* Reports a result. While no stop was asked for and `next` is given, the
+ * report also takes the next job (SCRIPT_FINISH_TAKE: one round trip per
+ * job); *next is filled when one came. If that round trip breaks, the result
+ * is reported again with plain SCRIPT_FINISH, retried across reconnects until
+ * Redis has it (a result is never dropped while the process lives, unless a
+ * second stop says give up), and w->wip_dirty says a job may have been taken
+ * unseen. Returns 0 reported, -1 given up. */
+static int worker_finish(struct worker *w, const char *id, const char *state,
+                         const struct task_result *r, const char *error, struct held_job *next)
+{
+    char ttl[24], digest[24], iters[24], cpu[32], wall[32], now[24];
+    const char *argv[11 + WORKER_QUEUES_MAX];
     snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
     snprintf(digest, sizeof digest, "%016" PRIx64, r->digest);
     snprintf(iters, sizeof iters, "%" PRIu64, r->iterations);
     snprintf(cpu, sizeof cpu, "%.3f", r->cpu_ms);
     snprintf(wall, sizeof wall, "%.3f", r->wall_ms);
+    const char *fixed[] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state, digest, iters, cpu, wall, error};
+    memcpy(argv, fixed, sizeof fixed);
+    bool take = next != NULL && *w->stops == 0;
     for (;;) {
         if (worker_ensure(w, abandon_requested) < 0) {
             log_error("result lost: Redis unreachable and told to stop", "id=%s", id);
             return -1;
         }
-        char now[24];
         snprintf(now, sizeof now, "%" PRId64, job_now_us());
-        const char *argv[] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state,
-                              digest, iters, cpu, wall, error};
-        redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_FINISH, 11, argv, NULL);
-        if (!reply)
+        redisReply *reply = take ? redis_conn_eval(&w->conn, SCRIPT_FINISH_TAKE, queue_args(w, argv, 11), argv, NULL)
+                                 : redis_conn_eval(&w->conn, SCRIPT_FINISH, 11, argv, NULL);
+        if (!reply) {
+            if (take)
+                w->wip_dirty = true;
+            take = false;
             continue; /* broken: reconnect and report again (the script is idempotent) */
+        }
         char q[256];
-        if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+        long long done = -1;
+        if (reply->type == REDIS_REPLY_INTEGER)
+            done = reply->integer;
+        else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+                 reply->element[0]->type == REDIS_REPLY_INTEGER)
+            done = reply->element[0]->integer;
+        if (done == 1)
             log_info("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
                      state, cpu, wall, iters);
-        else if (reply->type == REDIS_REPLY_INTEGER)
+        else if (done == 0)
             log_warn("result ignored: job already terminal or gone", "id=%s", id);
         else
             log_error("finish script failed", "id=%s err=%s", id,
                       redis_conn_reply_err(reply, q, sizeof q));
+        if (take && reply->type == REDIS_REPLY_ARRAY && reply->elements == 6 &&
+            held_from(next, reply->element + 1) != 0)
+            w->wip_dirty = true; /* out of memory: let the recovery hand it back */
         freeReplyObject(reply);
         return 0;
     }
@@ -335,6 +459,11 @@ static int worker_finish(struct worker *w, const char *id, const char *state,
 static int worker_run_task(struct worker *w, int ms, const char *payload, size_t len,
                            struct task_result *out)
 {
+    if (ms <= TASK_INLINE_MAX_MS) {
+        /* too short to be worth a thread (or to abandon): run it here */
+        task_run(ms, w->cfg->clock, payload, len, out);
+        return 0;
+    }
     struct task_ctx *t = task_ctx_new(ms, w->cfg->clock, payload, len);
     if (!t)
         return -1;
@@ -364,57 +493,31 @@ err:
     return -1;
 }
 
-/* START, run, FINISH one fetched id. */
-static enum job_outcome worker_process(struct worker *w, const char *id)
+/* Runs a held job and reports it, taking the next one into *next when the
+ * queues have one (see worker_finish). */
+static enum job_outcome worker_process(struct worker *w, const struct held_job *h, struct held_job *next)
 {
-    char now[24];
-    snprintf(now, sizeof now, "%" PRId64, job_now_us());
-    const char *argv[] = {w->cfg->prefix, id, w->cfg->id, now};
-    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_START, 4, argv, NULL);
-    if (!reply) {
-        /* Unknown whether it started: let the reconnect hand our wip list back. */
-        w->holding = false;
+    char *end;
+    long ms = strtol(h->ms, &end, 10);
+    struct task_result result = {0};
+    log_debug("job started", "id=%s ms=%s attempt=%s max_attempts=%s", h->id, h->ms, h->attempt,
+              h->max_attempts);
+    if (h->ms[0] == '\0' || *end != '\0' || ms < 0 || ms > JOB_MS_MAX) {
+        worker_finish(w, h->id, "failed", &result, "invalid ms in job", next);
         return JOB_HANDLED;
     }
-    enum job_outcome outcome = JOB_HANDLED;
-    if (reply->type == REDIS_REPLY_NIL) {
-        log_debug("job skipped: gone, cancelled or finished", "id=%s", id);
-        goto out;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-        char q[256];
-        log_error("start script failed; job left in our wip list", "id=%s err=%s", id,
-                  redis_conn_reply_err(reply, q, sizeof q));
-        wclock_sleep_ms(ERROR_PAUSE_MS);
-        goto out;
-    }
-    redisReply **f = reply->element;
-    const char *ms_s = f[0]->type == REDIS_REPLY_STRING ? f[0]->str : "";
-    const char *payload = f[1]->type == REDIS_REPLY_STRING ? f[1]->str : "";
-    size_t len = f[1]->type == REDIS_REPLY_STRING ? f[1]->len : 0;
-    char *end;
-    long ms = strtol(ms_s, &end, 10);
-    log_info("job started", "id=%s ms=%s attempt=%s max_attempts=%s", id, ms_s,
-             f[2]->type == REDIS_REPLY_STRING ? f[2]->str : "?",
-             f[3]->type == REDIS_REPLY_STRING ? f[3]->str : "?");
-    struct task_result result = {0};
-    if (*ms_s == '\0' || *end != '\0' || ms < 0 || ms > JOB_MS_MAX) {
-        worker_finish(w, id, "failed", &result, "invalid ms in job");
-        goto out;
-    }
-    int rv = worker_run_task(w, (int)ms, payload, len, &result);
+    int rv = worker_run_task(w, (int)ms, h->payload, h->len, &result);
     if (rv == 1) {
-        log_warn("second stop signal: abandoning the running job", "id=%s", id);
-        outcome = JOB_ABANDONED;
-    } else if (rv < 0) {
-        log_error("cannot run the task (out of memory or threads)", "id=%s", id);
-        outcome = JOB_FATAL;
-    } else if (worker_finish(w, id, "done", &result, "") == 0) {
-        w->jobs++;
+        log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
+        return JOB_ABANDONED;
     }
-out:
-    freeReplyObject(reply);
-    return outcome;
+    if (rv < 0) {
+        log_error("cannot run the task (out of memory or threads)", "id=%s", h->id);
+        return JOB_FATAL;
+    }
+    if (worker_finish(w, h->id, "done", &result, "", next) == 0)
+        w->jobs++;
+    return JOB_HANDLED;
 }
 
 /* Builds the key names the loop uses. Returns 0 or -1 (a name does not fit). */
@@ -493,16 +596,31 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
              cfg->id, url, queues, cfg->lease_ms, cfg->heartbeat_ms, task_clock_name(cfg->clock));
     int status = 0;
     bool abandoned = false;
-    while (*w->stops == 0) {
+    struct held_job cur = {0}, next = {0};
+    /* a job taken just before a stop is the current job: it is run, not dropped */
+    while (*w->stops == 0 || cur.id != NULL) {
         if (worker_ensure(w, stop_requested) < 0)
             break;
-        char *id = NULL;
-        if (worker_fetch(w, &id) <= 0)
-            continue;
+        if (w->wip_dirty) {
+            /* a FINISH_TAKE broke mid-way: a job may sit in our wip list unseen */
+            w->holding = false;
+            if (worker_on_connect(w) != 0)
+                continue;
+            w->wip_dirty = false;
+        }
+        if (cur.id == NULL) {
+            int rv = worker_take(w, &cur);
+            if (rv == 0)
+                rv = worker_wait_fetch(w, &cur);
+            if (rv <= 0)
+                continue;
+        }
         w->holding = true;
-        enum job_outcome o = worker_process(w, id);
-        w->holding = false;
-        free(id);
+        enum job_outcome o = worker_process(w, &cur, &next);
+        held_clear(&cur);
+        cur = next; /* the job FINISH_TAKE took, if any */
+        memset(&next, 0, sizeof next);
+        w->holding = cur.id != NULL;
         if (o == JOB_ABANDONED) {
             abandoned = true;
             break;
@@ -512,6 +630,9 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
             break;
         }
     }
+    if (cur.id && !abandoned)
+        abandoned = true; /* Redis gave up on us while we held a job: hand it back */
+    held_clear(&cur);
     /* Stop beating first, so the heartbeat cannot re-register us after we leave. */
     heartbeat_stop(&w->hb);
     worker_leave(w, abandoned);

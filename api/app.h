@@ -15,6 +15,7 @@ struct metrics;
 struct pool;
 struct proxy;
 struct conn_table;
+struct serial;
 
 struct api_config {
     const char *listen;
@@ -49,6 +50,7 @@ struct app {
     struct pool *pool;
     struct proxy *proxy;
     struct conn_table *conns;
+    struct serial *serial;  /* inline/blocking modes: one per loop turn */
     char id[64];           /* this API instance: names its done channel */
     char channel[256];     /* <prefix>done:<id> */
     long inflight;

@@ -7,6 +7,7 @@
 #include "api/jobs.h"
 #include "api/pool.h"
 #include "api/req.h"
+#include "api/serial.h"
 #include "common/job.h"
 #include "common/task.h"
 
@@ -42,6 +43,17 @@ static void cpu_work_done(void *arg)
     req_reply_json(r, 200, body);
 }
 
+/* On the loop: the anti-pattern itself. */
+static void cpu_inline_run(void *arg)
+{
+    struct cpu_work *w = arg;
+    struct api_req *r = w->r;
+    task_run(w->ms, w->clock, "", 0, &w->res);
+    json_t *body = cpu_result_json("inline", &w->res);
+    free(w);
+    req_reply_json(r, 200, body);
+}
+
 void cpu_handle(struct api_req *r)
 {
     char *mode = req_query(r, "mode");
@@ -58,9 +70,18 @@ void cpu_handle(struct api_req *r)
         }
     }
     if (strcmp(m, "inline") == 0) {
-        struct task_result res;
-        task_run((int)ms, r->app->clock, "", 0, &res);
-        req_reply_json(r, 200, cpu_result_json("inline", &res));
+        struct cpu_work *w = calloc(1, sizeof *w);
+        if (w == NULL) {
+            req_reply_error(r, 503, "out of memory");
+            goto out;
+        }
+        w->r = r;
+        w->ms = (int)ms;
+        w->clock = r->app->clock;
+        if (serial_submit(r->app->serial, cpu_inline_run, w) != 0) {
+            free(w);
+            req_reply_error(r, 503, "out of memory");
+        }
     } else if (strcmp(m, "thread") == 0) {
         struct cpu_work *w = calloc(1, sizeof *w);
         if (w == NULL) {

@@ -10,6 +10,7 @@
 #include "api/app.h"
 #include "api/pool.h"
 #include "api/req.h"
+#include "api/serial.h"
 #include "common/log.h"
 
 #define PROXY_BODY_MAX (16 * 1024 * 1024) /* an upstream answer larger than this is a fault, not data */
@@ -317,16 +318,22 @@ err:
 }
 
 /* mode=blocking: the whole transfer on the loop, as a 1-thread server would. */
+static void proxy_blocking_run(void *arg)
+{
+    struct proxy_xfer *x = arg;
+    xfer_setup(x, x->p->blocking, x->p->upstream, x->p->timeout_ms);
+    xfer_collect(x, curl_easy_perform(x->p->blocking));
+    xfer_reply(x);
+}
+
 static void proxy_run_blocking(struct proxy *p, struct api_req *r)
 {
     struct proxy_xfer *x = xfer_new(p, r);
-    if (x == NULL) {
+    if (x == NULL || serial_submit(r->app->serial, proxy_blocking_run, x) != 0) {
+        if (x)
+            xfer_free(x);
         req_reply_error(r, 503, "out of memory");
-        return;
     }
-    xfer_setup(x, p->blocking, p->upstream, p->timeout_ms);
-    xfer_collect(x, curl_easy_perform(p->blocking));
-    xfer_reply(x);
 }
 
 /* mode=thread: each pool thread keeps its own easy handle (and connection). */

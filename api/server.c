@@ -24,6 +24,7 @@
 #include "api/rconn.h"
 #include "api/req.h"
 #include "api/route.h"
+#include "api/serial.h"
 #include "api/waiters.h"
 #include "common/config.h"
 #include "common/job.h"
@@ -385,7 +386,8 @@ int server_run(const struct api_config *cfg, int fd)
     app.proxy = proxy_new(app.base, cfg->upstream, cfg->upstream_timeout_ms, cfg->max_inflight);
     app.http = evhttp_new(app.base);
     app.conns = conn_table_new(&app);
-    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http || !app.conns)
+    app.serial = serial_new(app.base);
+    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http || !app.conns || !app.serial)
         goto err;
     evhttp_set_bevcb(app.http, conn_bevcb, &app);
     evhttp_set_allowed_methods(app.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
@@ -434,6 +436,7 @@ err:
     if (d.tick)
         event_free(d.tick);
     /* answer what is still in flight before the server goes away */
+    serial_free(app.serial);
     if (app.proxy)
         proxy_free(app.proxy);
     if (app.pool)

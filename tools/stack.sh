@@ -28,10 +28,10 @@ stack_wait_http() { # url timeout_s
 }
 
 stack_stop() {
-  for p in $STACK_PIDS; do kill -TERM "$p" 2>/dev/null; done
+  for p in $STACK_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
   for p in $STACK_PIDS; do
     i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-    kill -KILL "$p" 2>/dev/null
+    kill -KILL "$p" 2>/dev/null || true
   done
   STACK_PIDS=""
 }

@@ -168,6 +168,31 @@ static char **env_build(const char *const env_extra[])
     return envp;
 }
 
+/* OFFLOAD_WRAP="valgrind --error-exitcode=99 ..." runs the project's own
+ * binaries under that command (OFFLOAD_WRAP_ONLY=api limits it to one);
+ * anything else execs as is. Only returns when exec failed. */
+static void exec_wrapped(const char *const argv[], char **envp)
+{
+    const char *wrap = getenv("OFFLOAD_WRAP");
+    const char *only = getenv("OFFLOAD_WRAP_ONLY");
+    const char *bin = getenv("OFFLOAD_BIN");
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (wrap && *wrap && bin && strncmp(argv[0], bin, strlen(bin)) == 0 && (!only || strcmp(only, base) == 0)) {
+        char *copy = strdup(wrap);
+        const char *av[128];
+        int n = 0;
+        for (char *tok = copy ? strtok(copy, " ") : NULL; tok && n < 64; tok = strtok(NULL, " "))
+            av[n++] = tok;
+        for (int i = 0; argv[i] && n < 127; i++)
+            av[n++] = argv[i];
+        av[n] = NULL;
+        if (n > 0)
+            execvpe(av[0], (char *const *)av, envp);
+    }
+    execvpe(argv[0], (char *const *)argv, envp);
+}
+
 pid_t harness_spawn(const char *const argv[], const char *const env_extra[])
 {
     if (register_atexit() != 0)
@@ -190,7 +215,7 @@ pid_t harness_spawn(const char *const argv[], const char *const env_extra[])
             dup2(devnull, STDIN_FILENO);
             close(devnull);
         }
-        execvpe(argv[0], (char *const *)argv, envp);
+        exec_wrapped(argv, envp);
         fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }

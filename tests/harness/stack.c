@@ -1,6 +1,8 @@
 #include "tests/harness/stack.h"
 
+#include <check.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,13 +72,29 @@ int stack_start(struct stack *s, const struct stack_opts *o)
     return harness_wait_until(stack_ready, s, 10000, 50);
 }
 
+/* SIGTERM, then a clean exit 0 is required: the sanitizer and valgrind
+ * builds report leaks and errors through the exit status. */
+static void stop_graceful(pid_t *pid, const char *what)
+{
+    int status = 0;
+    if (*pid <= 0)
+        return;
+    harness_kill(*pid, SIGTERM);
+    if (harness_wait_exit(*pid, 20000, &status) != 0) {
+        harness_stop(*pid);
+        *pid = 0;
+        ck_abort_msg("%s did not exit within 20 s of SIGTERM", what);
+    }
+    *pid = 0;
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s exited with status 0x%x after SIGTERM", what,
+                  status);
+}
+
 void stack_stop(struct stack *s)
 {
+    stop_graceful(&s->api, "api");
     for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i] > 0)
-            harness_stop(s->workers[i]);
-    if (s->api > 0)
-        harness_stop(s->api);
+        stop_graceful(&s->workers[i], "worker");
     if (s->slowsvc > 0)
         harness_stop(s->slowsvc);
     harness_redis_stop(&s->redis);

@@ -137,6 +137,8 @@ START_TEST(killed_worker_job_finishes_on_survivor)
     }
     ck_assert_msg(victim >= 0, "worker id %s names no pid of ours", w);
     harness_kill(S.workers[victim], SIGKILL);
+    harness_wait_exit(S.workers[victim], 5000, NULL);
+    S.workers[victim] = 0;
     json_decref(job);
     job = stack_job(&S, id, 20);
     ck_assert_ptr_nonnull(job);

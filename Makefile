@@ -35,7 +35,7 @@ LIBHARNESS := $(BUILD)/libharness.a
 
 PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc
 
-.PHONY: all deps build test test-unit test-integration check-build asan bench demo clean fuzz test-compose
+.PHONY: all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -97,6 +97,15 @@ asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ./tools/run-tests.sh bin-asan $(patsubst $(BIN)/%,bin-asan/%,$(UNIT_TESTS) $(INTEG_TESTS))
 
+# The API under valgrind memcheck through the integration tests that drive
+# it with the most variety: any error or definite leak makes it exit 99, which fails the test.
+VALGRIND_TESTS := $(BIN)/tests/test_api $(BIN)/tests/test_hostile
+valgrind: deps
+	@$(MAKE) --no-print-directory check-build
+	@command -v valgrind >/dev/null || { echo "valgrind: apt-get install valgrind"; exit 1; }
+	@OFFLOAD_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	  OFFLOAD_WRAP_ONLY=api ./tools/run-tests.sh $(BIN) $(VALGRIND_TESTS)
+
 bench: all
 	@./tools/bench.sh
 
@@ -115,4 +124,4 @@ fuzz:
 clean:
 	rm -rf build build-asan bin bin-asan
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -93,6 +93,17 @@ int cli_split_args(const struct config_spec *spec, int argc, char **argv, char *
     return nflags + npos;
 }
 
+int cli_parse(const struct config_spec *spec, int argc, char **argv, int *first)
+{
+    char err[512];
+    enum config_result cr = config_parse(spec, argc, argv, first, err, sizeof err);
+    if (cr == CONFIG_OK)
+        return -1;
+    if (cr == CONFIG_ERROR)
+        fprintf(stderr, "%s: %s\n", spec->prog, err);
+    return cr == CONFIG_EXIT ? 0 : 2;
+}
+
 /* Reads a whole file for -b @file. Returns 0 with a malloc'd *buf (the
  * caller's), or -1 with a message in err. */
 static int cli_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
@@ -154,7 +165,7 @@ int cli_main(int argc, char **argv)
         {"header", 'H', NULL, OPT_STR, &header_help, 0, 0, "\"Name: value\" request header; repeatable"},
         {"threads", 0, "LOADGEN_THREADS", OPT_INT, &threads, 1, 1024, "event-loop threads; connections split across them (1)"},
         {"drain", 0, "LOADGEN_DRAIN", OPT_DURATION, &drain_ms, 0, 3600 * 1000,
-         "after -d ends, wait this long for requests in flight: latency only, not counted (0)"},
+         "after -d ends, wait this long for requests in flight (and, with -R, due): latency only, not counted (0)"},
         {"json", 0, "LOADGEN_JSON", OPT_BOOL, &json, 0, 0, "print one JSON object instead of the summary"},
     };
     const struct config_spec spec = {
@@ -190,13 +201,9 @@ int cli_main(int argc, char **argv)
         goto out;
     }
     int first;
-    enum config_result cr = config_parse(&spec, nargs, args, &first, err, sizeof err);
-    if (cr != CONFIG_OK) {
-        if (cr == CONFIG_ERROR)
-            fprintf(stderr, "loadgen: %s\n", err);
-        rc = cr == CONFIG_EXIT ? 0 : 2;
+    rc = cli_parse(&spec, nargs, args, &first);
+    if (rc >= 0)
         goto out;
-    }
     rc = 2;
     if (first != nargs - 1) {
         fprintf(stderr, "loadgen: %s (see --help)\n", first == nargs ? "needs a URL" : "takes one URL");

@@ -8,6 +8,11 @@
 /* Runs the command; returns the exit code (0 ran, 1 fatal, 2 bad flag). */
 int cli_main(int argc, char **argv);
 
+/* config_parse for a loadgen command: returns -1 when the command goes on
+ * (*first set), else the exit code to return now — 0 after --help or
+ * --version, 2 after a bad flag (reported on stderr as "<prog>: ..."). */
+int cli_parse(const struct config_spec *spec, int argc, char **argv, int *first);
+
 /* Moves every -H/--header value out of argv into headers (pointers into
  * argv) and the positional arguments after the flags, so config_parse sees
  * `prog flags... -- positionals...` whatever order the user typed. The spec

@@ -4,6 +4,8 @@
 
 #include "common/log.h"
 #include "loadgen/cli.h"
+#include "loadgen/jobs.h"
+#include "loadgen/suite.h"
 #include "loadgen/sys.h"
 
 int main(int argc, char **argv)
@@ -11,5 +13,9 @@ int main(int argc, char **argv)
     log_init("loadgen");
     signal(SIGPIPE, SIG_IGN);
     sys_raise_nofile();
+    if (argc > 1 && strcmp(argv[1], "jobs") == 0)
+        return jobs_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "suite") == 0)
+        return suite_main(argc - 1, argv + 1);
     return cli_main(argc, argv);
 }

@@ -45,8 +45,9 @@ json_t *report_run_json(const struct run_stats *s, double rate)
                      "codes", codes, "errors", errors);
     if (root == NULL)
         return NULL;
-    if (rate > 0 && (json_object_set_new(root, "rate", json_real(rate)) != 0 ||
-                     json_object_set_new(root, "due", json_integer((json_int_t)s->due)) != 0)) {
+    if ((rate > 0 && (json_object_set_new(root, "rate", json_real(rate)) != 0 ||
+                      json_object_set_new(root, "due", json_integer((json_int_t)s->due)) != 0)) ||
+        (s->drained > 0 && json_object_set_new(root, "drained", json_integer((json_int_t)s->drained)) != 0)) {
         json_decref(root);
         return NULL;
     }

@@ -20,8 +20,9 @@ struct report_info {
  * Returns a new reference, or NULL on allocation failure. */
 json_t *report_latency_json(const struct hist *h);
 /* The run as {"requests","ok","duration_s","rps","latency_ms",{...},"codes",
- * {"200":n,...},"errors",{"connect","read","write","timeout"}} (plus "rate"
- * and "due" in an open loop). Returns a new reference, or NULL. */
+ * {"200":n,...},"errors",{"connect","read","write","timeout"}}, plus "rate"
+ * and "due" in an open loop and "drained" when --drain waited for any.
+ * Returns a new reference, or NULL. */
 json_t *report_run_json(const struct run_stats *s, double rate);
 /* Prints the human summary. */
 void report_run_text(FILE *f, const struct report_info *info, const struct run_stats *s);

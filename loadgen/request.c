@@ -107,3 +107,15 @@ void request_free(struct request *r)
     r->buf = NULL;
     r->len = 0;
 }
+
+int request_url_join(const struct http_url *base, const char *path, struct http_url *out, char *err, size_t errlen)
+{
+    *out = *base;
+    size_t blen = strcspn(base->path, "?");
+    while (blen > 0 && base->path[blen - 1] == '/')
+        blen--;
+    int n = snprintf(out->path, sizeof out->path, "%.*s%s", (int)blen, base->path, path);
+    if (n < 0 || (size_t)n >= sizeof out->path)
+        return errmsg_fail(err, errlen, "URL path too long");
+    return 0;
+}

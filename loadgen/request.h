@@ -25,6 +25,11 @@ int request_build(struct request *out, const char *method, const struct http_url
                   size_t nheaders, const char *body, size_t body_len, char *err, size_t errlen);
 void request_free(struct request *r);
 
+/* *out = base with its path replaced by base's path (without a trailing
+ * '/') followed by `path` ("/jobs?x=1"). Returns 0, or -1 with a message in
+ * err when it does not fit. */
+int request_url_join(const struct http_url *base, const char *path, struct http_url *out, char *err, size_t errlen);
+
 /* Checks one "Name: value" header: a token name, a colon, no CR, LF or NUL.
  * Returns 0, or -1 with a message in err. */
 int request_header_check(const char *h, char *err, size_t errlen);

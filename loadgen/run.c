@@ -101,6 +101,7 @@ static void loop_record_response(struct loop *l, const struct slot *s, int statu
     if (!loop_counts(l, now)) {
         if (l->run->o->drain_ms > 0) {
             l->stats.drained++;
+            l->stats.drained_ok += status >= 200 && status < 300;
             hist_record(l->stats.latency, (now - s->intended_ns) / 1000);
         }
         return; /* else abandoned, like the requests still in flight */
@@ -185,15 +186,33 @@ static void loop_finish(struct loop *l)
     event_base_loopbreak(l->base);
 }
 
-/* Stops starting requests. In-flight ones are waited for up to `drain_ms`
- * (0: abandoned now). */
+/* How many of this loop's scheduled requests are due by t (open loop). */
+static uint64_t loop_due_by(const struct loop *l, uint64_t t)
+{
+    if (t < l->run->t0_ns)
+        return 0;
+    double x = (double)(t - l->run->t0_ns) / l->run->interval_ns - l->index;
+    return x < 0 ? 0 : (uint64_t)floor(x / l->run->nloops) + 1;
+}
+
+/* Stops starting requests. With drain_ms > 0 the requests in flight are
+ * waited for that long, and in an open loop so are the requests that were
+ * due by the end but still waited for a connection: their wait is exactly
+ * what the run measures. drain_ms 0: they are abandoned now. */
 static void loop_stop(struct loop *l, int64_t drain_ms)
 {
     if (l->stopping)
         return;
     l->stopping = true;
     evtimer_del(l->ev_sched);
-    if (l->inflight == 0 || drain_ms <= 0) {
+    bool open = l->run->o->rate > 0;
+    if (open && drain_ms > 0) {
+        uint64_t due = loop_due_by(l, l->end_ns);
+        if (due < l->quota)
+            l->quota = due;
+    }
+    bool pending = l->inflight > 0 || (open && l->started < l->quota);
+    if (!pending || drain_ms <= 0) {
         loop_finish(l);
         return;
     }
@@ -203,12 +222,13 @@ static void loop_stop(struct loop *l, int64_t drain_ms)
 
 static void loop_next(struct loop *l, struct slot *s, uint64_t now)
 {
-    if (l->stopping) {
+    bool open = l->run->o->rate > 0;
+    if (l->stopping && !open) {
         if (l->inflight == 0)
             loop_finish(l);
         return;
     }
-    if (l->run->o->rate > 0) {
+    if (open) {
         s->next_idle = NULL;
         if (l->idle_tail != NULL)
             l->idle_tail->next_idle = s;
@@ -221,7 +241,7 @@ static void loop_next(struct loop *l, struct slot *s, uint64_t now)
         return;
     }
     if (l->started >= l->quota && l->inflight == 0)
-        loop_finish(l); /* a count-bounded run is complete */
+        loop_finish(l); /* a count-bounded run, or a drain, is complete */
 }
 
 static void loop_on_sched(evutil_socket_t fd, short what, void *arg)
@@ -417,6 +437,7 @@ static void stats_merge(struct run_stats *dst, const struct run_stats *src)
     dst->err_write += src->err_write;
     dst->err_timeout += src->err_timeout;
     dst->drained += src->drained;
+    dst->drained_ok += src->drained_ok;
     hist_merge(dst->latency, src->latency);
 }
 
@@ -480,15 +501,18 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
     if (!all_started)
         goto err;
 
-    uint64_t end = r.t0_ns;
+    uint64_t end = r.t0_ns, last = r.t0_ns;
     for (int i = 0; i < nloops; i++) {
         struct loop *l = &r.loops[i];
         stats_merge(out, &l->stats);
         uint64_t e = l->end_ns != UINT64_MAX ? l->end_ns : l->last_end_ns;
         if (e > end)
             end = e;
+        if (l->last_end_ns > last)
+            last = l->last_end_ns;
     }
     out->duration_s = (double)(end - r.t0_ns) / NS_PER_S;
+    out->span_s = (double)((last > end ? last : end) - r.t0_ns) / NS_PER_S;
     if (o->rate > 0) {
         double due = floor(out->duration_s * o->rate) + 1;
         out->due = o->total > 0 && due > (double)o->total ? o->total : (uint64_t)due;

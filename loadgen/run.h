@@ -26,8 +26,10 @@ struct run_opts {
     double rate;                /* open loop at this many requests/s when > 0 */
     int64_t timeout_ms;         /* a request older than this is a timeout; its connection reopens */
     /* After a time-bounded run ends, wait up to this long for the requests
-     * still in flight. They are not counted (the window is over) but their
-     * latency is recorded, and the server is left idle. 0: abandon them. */
+     * still in flight — in an open loop also for those due by the end that
+     * still waited for a connection, which are sent now. They are not
+     * counted (the window is over) but their latency is recorded, and the
+     * server is left idle. 0: abandon them. */
     int64_t drain_ms;
     bool progress;              /* a live line on stderr once a second */
     const volatile sig_atomic_t *interrupted; /* set by a signal handler: end now, report what ran; may be NULL */
@@ -41,7 +43,13 @@ struct run_stats {
     uint64_t err_connect, err_read, err_write, err_timeout;
     uint64_t due;               /* open loop: requests whose scheduled time came during the run */
     uint64_t drained;           /* ended after the run's end (latency recorded, not counted) */
+    uint64_t drained_ok;        /* 2xx among them */
     double duration_s;          /* the measured window */
+    /* From the start to the last request that ended, drained ones included
+     * (at least duration_s). (ok + drained_ok) / span_s is the throughput of
+     * all the work the run started: unbiased even when answers come in
+     * bursts, e.g. from a server that serializes them. */
+    double span_s;
     struct hist *latency;       /* µs of every response (any status); owned */
 };
 

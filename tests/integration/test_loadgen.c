@@ -17,6 +17,7 @@
 
 #include "tests/harness/harness.h"
 #include "tests/harness/http.h"
+#include "tests/harness/stack.h"
 #include "tests/unit/unit.h"
 
 #define LG_ARGS_MAX 32
@@ -396,6 +397,19 @@ START_TEST(open_loop_keeps_its_schedule)
     ck_assert(jnum(r.json, "rate", NULL) == 50.0);
     proc_result_free(&r);
     slowsvc_down();
+
+    /* --drain: the requests due in the window but stuck behind the one
+     * connection are still sent, and their latency counts from their time */
+    slowsvc_up(300);
+    const char *drain[] = {"-R", "10", "-c", "1", "-d", "1s", "--drain", "30s", "--json", svc_url, NULL};
+    run_loadgen_json(drain, 30000, &r);
+    ck_assert_int_eq(jint(r.json, "due", NULL), 11);
+    ck_assert_int_eq(jint(r.json, "requests", NULL) + jint(r.json, "drained", NULL), 11);
+    max = jnum(r.json, "latency_ms", "max");
+    /* the 11th was due at 1.0 s and answered at about 11 x 0.3 s */
+    ck_assert_msg(max > 2000 && max < 3500, "max %.0f ms", max);
+    proc_result_free(&r);
+    slowsvc_down();
 }
 END_TEST
 
@@ -463,6 +477,179 @@ START_TEST(bad_flags_exit_2_naming_them)
 }
 END_TEST
 
+static bool file_has(const char *path, const char *needle)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return false;
+    char *s = slurp(path);
+    bool found = strstr(s, needle) != NULL;
+    free(s);
+    return found;
+}
+
+/* The suite against slowsvc standing in for the API: every route answers
+ * "done" after 100 ms, /info and /queues are not JSON (tolerated: the limits
+ * fall back to flags and defaults). */
+START_TEST(suite_writes_table_json_and_charts)
+{
+    struct proc_result r;
+    char api[64], out[] = "/tmp/offload-suite.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(out));
+    char outdir[128];
+    snprintf(outdir, sizeof outdir, "%s/nested", out);
+    slowsvc_up(100);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", svc_port);
+    const char *args[] = {"suite", "--api", api, "--out", outdir, "--duration", "1s", "--concurrency", "10",
+                          "--cores", "2", "--threads", "4", "--workers", "3", NULL};
+    run_prog("loadgen", args, 60000, &r);
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "| experiment | mode | concurrency | req/s | limit | efficiency | p99 ms | "
+                                        "/healthz p99 ms |"));
+    ck_assert_ptr_nonnull(strstr(r.out, "| cpu | queue | 10 |"));
+    ck_assert_ptr_nonnull(strstr(r.out, "| io | blocking | 10 |"));
+
+    char path[200];
+    snprintf(path, sizeof path, "%s/results.json", outdir);
+    json_t *res = json_load_file(path, 0, NULL);
+    ck_assert_msg(json_is_array(res) && json_array_size(res) == 6, "results.json: 6 modes");
+    const char *want[][2] = {{"cpu", "inline"}, {"cpu", "thread"}, {"cpu", "queue"},
+                             {"io", "async"},   {"io", "blocking"}, {"io", "thread"}};
+    /* limits from the flags: 500 ms task, 500 ms upstream, 10 clients */
+    const double limits[] = {2, 4, 4, 20, 2, 8};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *m = json_array_get(res, i);
+        ck_assert_str_eq(json_string_value(json_object_get(m, "experiment")), want[i][0]);
+        ck_assert_str_eq(json_string_value(json_object_get(m, "mode")), want[i][1]);
+        ck_assert_int_eq(jint(m, "concurrency", NULL), 10);
+        double rps = jnum(m, "rps", NULL);
+        ck_assert_msg(rps > 80 && rps <= 101, "%s/%s rps %.1f: 10 clients x 100 ms", want[i][0], want[i][1], rps);
+        ck_assert(jnum(m, "limit", NULL) == limits[i]);
+        double eff = jnum(m, "efficiency", NULL);
+        ck_assert(eff > rps / limits[i] - 0.01 && eff < rps / limits[i] + 0.01);
+        double p99 = jnum(m, "p99_ms", NULL), hz = jnum(m, "healthz_p99_ms", NULL);
+        ck_assert_msg(p99 >= 99 && p99 < 200, "p99 %.1f", p99);
+        ck_assert_msg(hz >= 99 && hz < 200, "/healthz p99 %.1f", hz);
+    }
+    json_decref(res);
+    snprintf(path, sizeof path, "%s/cpu.svg", outdir);
+    ck_assert(file_has(path, ">Reqs/sec</text>") && file_has(path, ">inline</text>") && file_has(path, "limit 4"));
+    snprintf(path, sizeof path, "%s/io.svg", outdir);
+    ck_assert(file_has(path, ">blocking</text>") && file_has(path, "limit 20") && file_has(path, "</svg>"));
+    proc_result_free(&r);
+
+    /* --only picks experiments or single modes; a bad name is a bad flag */
+    const char *only[] = {"suite", "--api", api, "--out", outdir, "--duration", "300ms", "--concurrency", "2",
+                          "--only", "io/async", NULL};
+    run_prog("loadgen", only, 30000, &r);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "| io | async | 2 |"));
+    ck_assert_ptr_null(strstr(r.out, "| cpu |"));
+    proc_result_free(&r);
+    const char *bad[] = {"suite", "--api", api, "--only", "gpu", NULL};
+    run_prog("loadgen", bad, 5000, &r);
+    ck_assert_int_eq(r.exit_code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--only"));
+    proc_result_free(&r);
+    slowsvc_down();
+
+    /* no API at all: fatal, exit 1 */
+    const char *dead[] = {"suite", "--api", api, "--out", outdir, NULL};
+    run_prog("loadgen", dead, 15000, &r);
+    ck_assert_int_eq(r.exit_code, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "does not answer"));
+    proc_result_free(&r);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static struct stack S;
+
+/* loadgen jobs through the real api, Redis and two workers. */
+START_TEST(jobs_measure_the_queue_end_to_end)
+{
+    struct stack_opts so = {.workers = 2};
+    ck_assert_msg(stack_start(&S, &so) == 0, "stack did not start");
+    struct proc_result r;
+
+    const char *one[] = {"jobs", "--api", S.base, "-n", "30", "--ms", "20", "-c", "4", "--json", NULL};
+    run_loadgen_json(one, 60000, &r);
+    ck_assert_int_eq(jint(r.json, "jobs", NULL), 30);
+    ck_assert_int_eq(jint(r.json, "submitted", NULL), 30);
+    ck_assert_int_eq(jint(r.json, "finished", NULL), 30);
+    ck_assert_int_eq(jint(r.json, "states", "done"), 30);
+    ck_assert_int_eq(json_object_size(json_object_get(r.json, "states")), 1);
+    ck_assert_int_eq(jint(r.json, "errors", "submit") + jint(r.json, "errors", "poll"), 0);
+    double jps = jnum(r.json, "jobs_per_s", NULL), dur = jnum(r.json, "duration_s", NULL);
+    ck_assert_msg(jps > 0 && jps < 2 * 1000.0 / 20 * 1.05, "jobs/s %.1f over 2 workers of 20 ms", jps);
+    ck_assert(jps > 30 / dur - 0.01 && jps < 30 / dur + 0.01);
+    /* each job costs 20 ms, so done comes at least 20 ms after enqueue */
+    ck_assert(jnum(r.json, "enqueue_to_done_ms", "p50") >= 19.9);
+    ck_assert(jnum(r.json, "enqueue_to_done_ms", "max") >= jnum(r.json, "enqueue_to_start_ms", "max"));
+    proc_result_free(&r);
+
+    const char *batch[] = {"jobs", "--api", S.base, "-n", "250", "--ms", "0", "-c", "2", "--batch", "100",
+                           "--json", NULL};
+    run_loadgen_json(batch, 60000, &r);
+    ck_assert_int_eq(jint(r.json, "submitted", NULL), 250);
+    ck_assert_int_eq(jint(r.json, "states", "done"), 250);
+    proc_result_free(&r);
+
+    /* open loop: 20 jobs at 20/s take about a second to submit */
+    const char *steady[] = {"jobs", "--api", S.base, "-n", "20", "--ms", "0", "-R", "20", "--json", NULL};
+    run_loadgen_json(steady, 60000, &r);
+    ck_assert_int_eq(jint(r.json, "states", "done"), 20);
+    double submit_s = jnum(r.json, "submit_s", NULL);
+    ck_assert_msg(submit_s > 0.9 && submit_s < 1.5, "submit_s %.2f for 20 jobs at 20/s", submit_s);
+    ck_assert(jnum(r.json, "enqueue_to_start_ms", "p50") < 500);
+    proc_result_free(&r);
+
+    /* the human summary */
+    const char *text[] = {"jobs", "--api", S.base, "-n", "5", "--ms", "0", NULL};
+    run_prog("loadgen", text, 60000, &r);
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "enqueue->start"));
+    ck_assert_ptr_nonnull(strstr(r.out, "done 5"));
+    proc_result_free(&r);
+
+    /* the suite reads the limits from the real /info and /queues */
+    char out[] = "/tmp/offload-suite.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(out));
+    const char *suite[] = {"suite", "--api", S.base, "--out", out, "--duration", "1s", "--concurrency", "4",
+                           "--only", "cpu/queue", NULL};
+    run_prog("loadgen", suite, 60000, &r);
+    ck_assert_msg(r.exit_code == 0, "suite exit %d: %s", r.exit_code, r.err);
+    ck_assert_ptr_nonnull(strstr(r.err, "threads 10 (/info)") ? r.err : strstr(r.err, "(/info)"));
+    ck_assert_ptr_nonnull(strstr(r.err, "workers 2 (/queues)"));
+    ck_assert_ptr_nonnull(strstr(r.out, "| cpu | queue | 4 |"));
+    proc_result_free(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    ck_assert_int_eq(system(cmd), 0);
+    stack_stop(&S);
+}
+END_TEST
+
+START_TEST(jobs_without_an_api_exit_1)
+{
+    struct proc_result r;
+    char api[64];
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", harness_free_port());
+    const char *args[] = {"jobs", "--api", api, "-n", "3", NULL};
+    run_prog("loadgen", args, 15000, &r);
+    ck_assert_int_eq(r.exit_code, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "no job was accepted"));
+    proc_result_free(&r);
+    const char *bad[] = {"jobs", "--batch", "0", NULL};
+    run_prog("loadgen", bad, 5000, &r);
+    ck_assert_int_eq(r.exit_code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--batch"));
+    proc_result_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loadgen");
@@ -480,6 +667,12 @@ int main(void)
     tcase_add_test(tc, open_loop_keeps_its_schedule);
     tcase_add_test(tc, json_has_every_field);
     tcase_add_test(tc, bad_flags_exit_2_naming_them);
+    tcase_add_test(tc, suite_writes_table_json_and_charts);
+    tcase_add_test(tc, jobs_without_an_api_exit_1);
     suite_add_tcase(s, tc);
+    TCase *stack = tcase_create("stack");
+    tcase_set_timeout(stack, 180);
+    tcase_add_test(stack, jobs_measure_the_queue_end_to_end);
+    suite_add_tcase(s, stack);
     return unit_run(s);
 }

@@ -37,5 +37,7 @@ echo "-- /healthz p99 while both workers are saturated (aim <= 2 ms)"
 "$LG" -c 40 -n 40 -m POST -b '{"ms":500}' "$API_URL/jobs" >/dev/null
 "$LG" -c 1 -R 200 -d 5s "$API_URL/healthz"
 
+stack_stop
 if [ -x tools/bench-io.sh ]; then tools/bench-io.sh; fi
+if [ -x tools/bench-faults.sh ]; then tools/bench-faults.sh; fi
 if [ -x tools/bench-loadgen.sh ]; then tools/bench-loadgen.sh; fi

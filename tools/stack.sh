@@ -34,6 +34,7 @@ stack_stop() {
     kill -KILL "$p" 2>/dev/null || true
   done
   STACK_PIDS=""
+  if [ "${STACK_OWN_REDIS:-0}" = 1 ]; then unset REDIS_URL; STACK_OWN_REDIS=0; fi
 }
 
 stack_start() {
@@ -45,6 +46,7 @@ stack_start() {
       --dir "$STACK_DIR" --logfile "$STACK_DIR/redis.log" &
     STACK_PIDS="$STACK_PIDS $!"
     REDIS_URL="redis://127.0.0.1:$rport"
+    STACK_OWN_REDIS=1
     i=0; until redis-cli -p "$rport" ping >/dev/null 2>&1; do
       sleep 0.1; i=$((i+1)); [ $i -lt 100 ] || { echo "stack: redis did not start" >&2; return 1; }
     done

@@ -20,7 +20,8 @@
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
 #define FETCH_BLOCK_S "1"
 #define TASK_INLINE_MAX_MS 20      /* shorter tasks run on the main thread: a second SIGTERM waits for them */
-#define TASK_POLL_MS 50              /* how soon a second SIGTERM abandons a running task */
+#define TASK_POLL_MS 50
+#define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
 #define REASON_SHUTDOWN "worker shutdown"
@@ -179,6 +180,8 @@ struct worker {
     bool holding;                  /* a fetched job is in hand: don't recover our wip list */
     bool wip_dirty;                /* a FINISH_TAKE broke: our wip list may hold an unseen job */
     unsigned long jobs;            /* jobs finished */
+    unsigned long summary_jobs;    /* w->jobs at the last summary line */
+    int64_t summary_at_ms;
 };
 
 /* What one fetched job came to. */
@@ -439,7 +442,7 @@ static int worker_finish(struct worker *w, const char *id, const char *state,
                  reply->element[0]->type == REDIS_REPLY_INTEGER)
             done = reply->element[0]->integer;
         if (done == 1)
-            log_info("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
+            log_debug("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
                      state, cpu, wall, iters);
         else if (done == 0)
             log_warn("result ignored: job already terminal or gone", "id=%s", id);
@@ -493,6 +496,23 @@ err:
     return -1;
 }
 
+/* One info line per SUMMARY_EVERY_MS with the jobs done meanwhile (each job
+ * has its own line at debug level: at thousands of jobs a second, a line
+ * per job costs more than the job). */
+static void worker_summary(struct worker *w, bool force)
+{
+    int64_t now = wclock_mono_ms();
+    if (w->summary_at_ms == 0)
+        w->summary_at_ms = now;
+    if (!force && now - w->summary_at_ms < SUMMARY_EVERY_MS)
+        return;
+    if (w->jobs > w->summary_jobs)
+        log_info("jobs finished", "count=%lu total=%lu seconds=%.1f", w->jobs - w->summary_jobs, w->jobs,
+                 (double)(now - w->summary_at_ms) / 1000.0);
+    w->summary_at_ms = now;
+    w->summary_jobs = w->jobs;
+}
+
 /* Runs a held job and reports it, taking the next one into *next when the
  * queues have one (see worker_finish). */
 static enum job_outcome worker_process(struct worker *w, const struct held_job *h, struct held_job *next)
@@ -517,6 +537,7 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
     }
     if (worker_finish(w, h->id, "done", &result, "", next) == 0)
         w->jobs++;
+    worker_summary(w, false);
     return JOB_HANDLED;
 }
 
@@ -633,6 +654,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     if (cur.id && !abandoned)
         abandoned = true; /* Redis gave up on us while we held a job: hand it back */
     held_clear(&cur);
+    worker_summary(w, true);
     /* Stop beating first, so the heartbeat cannot re-register us after we leave. */
     heartbeat_stop(&w->hb);
     worker_leave(w, abandoned);

@@ -1,5 +1,6 @@
 #include "api/cpu.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 
 struct cpu_work {
     struct api_req *r;
+    atomic_bool cancelled; /* set on the loop when the client leaves; read by the pool thread */
+    bool ran;
     int ms;
     enum task_clock clock;
     struct task_result res;
@@ -31,16 +34,30 @@ static json_t *cpu_result_json(const char *mode, const struct task_result *res)
 static void cpu_work_run(void *arg)
 {
     struct cpu_work *w = arg;
+    if (atomic_load(&w->cancelled))
+        return; /* the client left while this waited for a thread */
     task_run(w->ms, w->clock, "", 0, &w->res);
+    w->ran = true;
 }
 
 static void cpu_work_done(void *arg)
 {
     struct cpu_work *w = arg;
     struct api_req *r = w->r;
-    json_t *body = cpu_result_json("thread", &w->res);
+    bool ran = w->ran;
+    json_t *body = ran ? cpu_result_json("thread", &w->res) : NULL;
     free(w);
-    req_reply_json(r, 200, body);
+    if (ran)
+        req_reply_json(r, 200, body);
+    else
+        req_reply_error(r, 499, "client closed the request");
+}
+
+/* The pool still owns the work: only flag it. */
+static void cpu_work_gone(struct api_req *r)
+{
+    struct cpu_work *w = r->data;
+    atomic_store(&w->cancelled, true);
 }
 
 /* On the loop: the anti-pattern itself. */
@@ -48,6 +65,11 @@ static void cpu_inline_run(void *arg)
 {
     struct cpu_work *w = arg;
     struct api_req *r = w->r;
+    if (req_client_gone(r)) { /* nobody waits for this one: don't stall the loop for it */
+        free(w);
+        req_reply_error(r, 499, "client closed the request");
+        return;
+    }
     task_run(w->ms, w->clock, "", 0, &w->res);
     json_t *body = cpu_result_json("inline", &w->res);
     free(w);
@@ -94,7 +116,10 @@ void cpu_handle(struct api_req *r)
         if (pool_submit(r->app->pool, cpu_work_run, cpu_work_done, w) != 0) {
             free(w);
             req_reply_error(r, 503, "out of memory");
+            goto out;
         }
+        r->data = w;
+        req_on_gone(r, cpu_work_gone);
     } else if (strcmp(m, "queue") == 0) {
         if (req_wait_ms(r, 600, &wait_ms) != 0) {
             req_reply_error(r, 400, "wait: must be a number of seconds in 0..600");

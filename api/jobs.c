@@ -164,11 +164,28 @@ static void wait_done_fn(void *arg, json_t *job)
         reply_timeout(jr);
 }
 
+static void ignore_reply_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+    (void)ac;
+    (void)rep;
+    (void)priv;
+}
+
 static void wait_gone_fn(struct api_req *r)
 {
     struct job_req *jr = r->data;
     if (jr == NULL || jr->cmd_pending)
         return; /* the command's reply ends the request */
+    if (jr->kind == WAIT_CPU) {
+        /* /cpu?mode=queue lives as long as its request: a job nobody waits
+         * for is cancelled if no worker has started it yet */
+        struct app *app = r->app;
+        char now[24], ttl[24];
+        const char *argv[4] = {app->cfg.prefix, jr->ids[0], now, ttl};
+        snprintf(now, sizeof now, "%lld", (long long)job_now_us());
+        snprintf(ttl, sizeof ttl, "%lld", (long long)((app->cfg.result_ttl_ms + 999) / 1000));
+        rconn_script(app->redis, SCRIPT_CANCEL, ignore_reply_cb, NULL, 4, argv, NULL);
+    }
     waiters_cancel(r->app->waiters, jr->w);
     job_req_free(jr);
     req_reply_error(r, 499, "client closed the request");

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <event2/buffer.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct proxy_xfer {
     long status;
     char content_type[128];
     bool too_large;
+    atomic_bool cancelled; /* mode=thread: the client left before a thread took it */
     enum xfer_state state;
     struct proxy_xfer *prev, *next;
 };
@@ -321,6 +323,12 @@ err:
 static void proxy_blocking_run(void *arg)
 {
     struct proxy_xfer *x = arg;
+    if (req_client_gone(x->r)) {
+        struct api_req *r = x->r;
+        xfer_free(x);
+        req_reply_error(r, 499, "client closed the request");
+        return;
+    }
     xfer_setup(x, x->p->blocking, x->p->upstream, x->p->timeout_ms);
     xfer_collect(x, curl_easy_perform(x->p->blocking));
     xfer_reply(x);
@@ -354,6 +362,8 @@ static void thread_work(void *arg)
 {
     struct proxy_xfer *x = arg;
     CURL *easy;
+    if (atomic_load(&x->cancelled))
+        return;
     pthread_once(&thread_easy_once, thread_easy_init);
     easy = pthread_getspecific(thread_easy_key);
     if (easy == NULL) {
@@ -372,7 +382,21 @@ static void thread_work(void *arg)
 
 static void thread_done(void *arg)
 {
-    xfer_reply(arg);
+    struct proxy_xfer *x = arg;
+    if (atomic_load(&x->cancelled) && x->state != XFER_DONE) {
+        struct api_req *r = x->r;
+        xfer_free(x);
+        req_reply_error(r, 499, "client closed the request");
+        return;
+    }
+    xfer_reply(x);
+}
+
+/* The pool still owns the transfer: only flag it. */
+static void thread_gone(struct api_req *r)
+{
+    struct proxy_xfer *x = r->data;
+    atomic_store(&x->cancelled, true);
 }
 
 void proxy_handle_io(struct proxy *p, struct api_req *r)
@@ -389,6 +413,9 @@ void proxy_handle_io(struct proxy *p, struct api_req *r)
             if (x)
                 xfer_free(x);
             req_reply_error(r, 503, "out of memory");
+        } else {
+            r->data = x;
+            req_on_gone(r, thread_gone);
         }
     } else {
         req_reply_error(r, 400, "mode: must be one of async, blocking, thread");

@@ -88,14 +88,34 @@ static void req_watch_cb(evutil_socket_t fd, short what, void *arg)
         event_active(r->gone_ev, EV_TIMEOUT, 0);
 }
 
+static evutil_socket_t req_fd(struct api_req *r)
+{
+    struct bufferevent *bev = r->conn ? evhttp_connection_get_bufferevent(r->conn) : NULL;
+    return bev ? bufferevent_getfd(bev) : -1;
+}
+
+bool req_client_gone(struct api_req *r)
+{
+    evutil_socket_t fd;
+    char c;
+    ssize_t n;
+    if (r->client_gone)
+        return true;
+    fd = req_fd(r);
+    if (fd < 0)
+        return false;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        r->client_gone = true;
+    return r->client_gone;
+}
+
 static void req_watch_start(struct api_req *r)
 {
-    struct bufferevent *bev;
     evutil_socket_t fd;
     if (r->conn == NULL || r->watch_ev)
         return;
-    bev = evhttp_connection_get_bufferevent(r->conn);
-    fd = bev ? bufferevent_getfd(bev) : -1;
+    fd = req_fd(r);
     if (fd < 0)
         return;
     r->watch_ev = event_new(r->app->base, fd, EV_READ, req_watch_cb, r);

@@ -47,6 +47,8 @@ void req_reply_raw(struct api_req *r, int code, const char *content_type, const 
 void req_add_header(struct api_req *r, const char *name, const char *value);
 /* Watches for the client leaving; fn runs at most once, from the loop. */
 void req_on_gone(struct api_req *r, req_gone_fn *fn);
+/* True when the client has hung up (checked now, on the loop thread). */
+bool req_client_gone(struct api_req *r);
 /* The value of query parameter `name` (owned by the caller: free()), or NULL. */
 char *req_query(struct api_req *r, const char *name);
 /* Parses ?wait=S (seconds, 0 < S <= max_s, fractions allowed) into *ms.

@@ -231,6 +231,33 @@ START_TEST(cpu_thread_and_clocks)
 }
 END_TEST
 
+START_TEST(clients_that_leave_cost_nothing)
+{
+    long codes[10];
+    double elapsed, ms;
+    char url[128];
+    struct http_resp r;
+    up(0, 0, NULL);
+    /* 10 inline requests of 500 ms whose clients give up after 200 ms: only
+     * the one already burning runs; the loop is free again within ~0.5 s */
+    snprintf(url, sizeof url, "%s/cpu?mode=inline&ms=500", S.base);
+    ck_assert_int_eq(http_parallel_get(url, 10, 200, codes, &elapsed), 0);
+    ck_assert_int_eq(get_code("/healthz", 10000, &ms), 200);
+    ck_assert_msg(ms < 1500, "/healthz waited %.0f ms behind abandoned inline requests", ms);
+    /* /cpu?mode=queue with nobody to run it: the jobs of clients that left are cancelled */
+    snprintf(url, sizeof url, "%s/cpu?mode=queue&ms=500", S.base);
+    ck_assert_int_eq(http_parallel_get(url, 10, 300, codes, &elapsed), 0);
+    harness_sleep_ms(300);
+    ck_assert_int_eq(stack_http(&S, "GET", "/queues", NULL, NULL, 5000, &r), 0);
+    json_t *q = http_resp_json(&r);
+    json_int_t depth = json_integer_value(json_object_get(json_object_get(json_object_get(q, "queues"), "default"), "depth"));
+    ck_assert_msg(depth == 0, "%lld abandoned jobs still queued", (long long)depth);
+    json_decref(q);
+    http_resp_free(&r);
+    stack_stop(&S);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("experiment");
@@ -244,6 +271,7 @@ int main(void)
     tcase_add_test(tc, io_client_leaving_cancels_transfer);
     tcase_add_test(tc, healthz_fast_with_queue_slow_with_inline);
     tcase_add_test(tc, cpu_thread_and_clocks);
+    tcase_add_test(tc, clients_that_leave_cost_nothing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

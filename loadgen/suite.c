@@ -27,7 +27,7 @@
 
 #define SUITE_CONTROL_TIMEOUT_MS 5000 /* /info, /queues, /healthz before a run */
 #define SUITE_SETTLE_POLL_MS 500
-#define SUITE_MIN_TIMEOUT_MS 10000
+#define SUITE_MIN_TIMEOUT_MS 30000
 /* Colours by where the work runs, as in the legend. */
 #define COLOR_LOOP "#db4437"   /* on the event loop */
 #define COLOR_THREAD "#4285f4" /* on the API's thread pool */
@@ -246,8 +246,9 @@ static int suite_run_mode(const struct suite_opts *o, const struct suite_mode *m
     memset(res, 0, sizeof *res);
     res->m = m;
     res->limit = suite_limit(m->experiment, m->mode, &o->env, o->concurrency);
-    /* A request may wait behind all the others: concurrency / limit seconds. */
-    int64_t timeout_ms = (int64_t)(2000.0 * (double)o->concurrency / res->limit) + SUITE_MIN_TIMEOUT_MS;
+    /* A request may wait behind all the others, concurrency / limit seconds
+     * at best; a shared machine can be several times slower. */
+    int64_t timeout_ms = (int64_t)(4000.0 * (double)o->concurrency / res->limit) + SUITE_MIN_TIMEOUT_MS;
     struct request load_req = {0}, probe_req = {0};
     struct run_stats load = {0};
     struct probe pr = {0};

@@ -7,10 +7,10 @@
 
 /* The seed's charts are 820 × 500 with a grey title and light gridlines. */
 #define SVG_W 820
-#define SVG_H 500
+#define SVG_H 520
 #define SVG_LEFT 80
 #define SVG_RIGHT 30
-#define SVG_TOP 90
+#define SVG_TOP 110
 #define SVG_BOTTOM 60
 #define SVG_TICKS 5
 #define SVG_FONT "Roboto, Arial, Helvetica, sans-serif"
@@ -87,12 +87,16 @@ int svg_bar_chart(FILE *f, const char *title, const char *subtitle, const struct
         svg_text(f, subtitle);
         fprintf(f, "</text>\n");
     }
+    /* The legend is one row under the subtitle; text width is estimated
+     * (no font metrics in a file), generously. */
+    double lx = 24;
     for (size_t i = 0; i < nlegend; i++) {
-        double lx = SVG_W - SVG_RIGHT - 250, ly = 26 + 16 * (double)i;
+        double ly = 74;
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", lx, ly, legend[i].color);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#616161\">", lx + 16, ly + 9);
         svg_text(f, legend[i].text);
         fprintf(f, "</text>\n");
+        lx += 16 + 6.2 * (double)strlen(legend[i].text) + 24;
     }
     /* y axis: gridlines and tick values */
     fprintf(f, "<text transform=\"translate(28 %.1f) rotate(-90)\" font-size=\"12\" fill=\"#424242\" "

@@ -397,9 +397,5 @@ int main(void)
     tcase_add_test(tc, metrics_and_info);
     tcase_add_test(tc, sigterm_drains_in_flight_then_exits_0);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return harness_run_suite(s);
 }

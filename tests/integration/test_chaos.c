@@ -207,9 +207,5 @@ int main(void)
     tcase_add_test(tc, redis_restart_with_aof_loses_nothing);
     tcase_add_test(tc, api_sigterm_under_load_fails_nothing_accepted);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return harness_run_suite(s);
 }

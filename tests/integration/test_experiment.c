@@ -273,9 +273,5 @@ int main(void)
     tcase_add_test(tc, cpu_thread_and_clocks);
     tcase_add_test(tc, clients_that_leave_cost_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return harness_run_suite(s);
 }

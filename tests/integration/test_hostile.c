@@ -181,9 +181,5 @@ int main(void)
     tcase_add_test(tc, slowloris_is_closed);
     tcase_add_test(tc, over_max_inflight_is_fast_503);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return harness_run_suite(s);
 }

@@ -14,12 +14,12 @@ jf() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get(sys.argv
 echo
 echo "-- recovery after kill -9: from the kill to the job back on its queue ($TRIALS trials; aim < 2 s)"
 "$BIN/worker" --id survivor 2>>"$STACK_DIR/workers.log" &
-STACK_PIDS="$STACK_PIDS $!"
+STACK_PIDS="$STACK_PIDS $!"; disown $! # no "Killed" notices for the workers we kill
 sleep 3 # the reaper trusts CLIENT LIST once Redis has been up a few seconds
 times=""
 for t in $(seq 1 "$TRIALS"); do
   "$BIN/worker" --id "victim-$t" 2>>"$STACK_DIR/workers.log" &
-  victim=$!
+  victim=$!; disown "$victim"
   sleep 1.2
   # two long jobs: one for each worker; we watch the victim's
   curl -s -o /dev/null -X POST -d '[{"ms":60000},{"ms":60000}]' "$API_URL/jobs"
@@ -40,7 +40,7 @@ for t in $(seq 1 "$TRIALS"); do
   redis-cli -u "$REDIS_URL" flushdb >/dev/null # the survivor's long job goes away with it
   pkill -KILL -f -- "--id survivor" || true
   "$BIN/worker" --id survivor 2>>"$STACK_DIR/workers.log" &
-  STACK_PIDS="$STACK_PIDS $!"
+  STACK_PIDS="$STACK_PIDS $!"; disown $!
   sleep 0.5
 done
 python3 - $times <<'PY'

@@ -112,10 +112,6 @@ static void handle_readyz(struct api_req *r)
     jobs_reply_unavailable(r);
 }
 
-struct render_ctx {
-    struct api_req *r;
-};
-
 static void metrics_queues_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
     struct api_req *r = priv;
@@ -284,6 +280,8 @@ static void sub_state_cb(struct rconn *rc, bool up, void *arg)
         log_error("subscribe failed", "channel=%s", app->channel);
 }
 
+/* The command connection needs no action on a state change: requests
+ * check rconn_ready() and answer 503 while it is down. */
 static void redis_state_cb(struct rconn *rc, bool up, void *arg)
 {
     (void)rc;

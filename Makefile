@@ -107,9 +107,11 @@ valgrind: deps
 	  OFFLOAD_WRAP_ONLY=api ./tools/run-tests.sh $(BIN) $(VALGRIND_TESTS)
 
 bench: all
+	@./tools/deps.sh bench
 	@./tools/bench.sh
 
 demo: all
+	@./tools/deps.sh bench
 	@./tools/demo.sh
 
 test-compose:

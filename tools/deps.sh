@@ -1,8 +1,12 @@
 #!/bin/sh
 # Checks that every build and test dependency is present. As root on Debian it
 # installs what is missing; otherwise it names the one command to run.
+# `deps.sh bench` also wants what make bench and make demo use (wrk, python3, bc).
 set -eu
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl"
+if [ "${1:-}" = bench ]; then
+  PKGS="$PKGS wrk python3 bc"
+fi
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
 if [ -z "$missing" ]; then
@@ -13,6 +17,11 @@ fi
 command -v redis-server >/dev/null 2>&1 || missing="${missing:-redis-server}"
 command -v cc >/dev/null 2>&1 || missing="${missing:-cc}"
 command -v curl >/dev/null 2>&1 || missing="${missing:-curl}"
+if [ "${1:-}" = bench ]; then
+  for cmd in wrk python3 bc; do
+    command -v "$cmd" >/dev/null 2>&1 || missing="${missing:-$cmd}"
+  done
+fi
 [ -z "$missing" ] && exit 0
 echo "deps: '$missing' not found" >&2
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -49,6 +49,12 @@ static void job_req_free(struct job_req *jr)
     free(jr);
 }
 
+/* 404 for the job named in the path, saying why. */
+static void reply_no_job(struct api_req *r, const char *why)
+{
+    req_reply_error(r, 404, "no job with id %s (%s)", r->id, why);
+}
+
 void jobs_reply_unavailable(struct api_req *r)
 {
     req_add_header(r, "Retry-After", RETRY_AFTER_S);
@@ -116,7 +122,7 @@ static void current_fetched_cb(redisAsyncContext *ac, void *rep, void *priv)
     job = jobs_reply_to_json(rep);
     job_req_free(jr);
     if (job == NULL) {
-        req_reply_error(r, 404, "no job with id %s (unknown or expired)", r->id);
+        reply_no_job(r, "unknown or expired");
         return;
     }
     req_reply_json(r, r->route == ROUTE_JOBS ? 202 : 200, job);
@@ -393,7 +399,7 @@ static void got_job_cb(redisAsyncContext *ac, void *rep, void *priv)
     }
     job = jobs_reply_to_json(rep);
     if (job == NULL) {
-        req_reply_error(r, 404, "no job with id %s (unknown or expired)", r->id);
+        reply_no_job(r, "unknown or expired");
         return;
     }
     req_reply_json(r, 200, job);
@@ -416,7 +422,7 @@ static void watched_cb(redisAsyncContext *ac, void *rep, void *priv)
     if (job == NULL) {
         cancel_wait(jr);
         job_req_free(jr);
-        req_reply_error(r, 404, "no job with id %s (unknown or expired)", r->id);
+        reply_no_job(r, "unknown or expired");
         return;
     }
     if (jr->early || jr->timed_out || job_is_terminal(job)) {
@@ -443,7 +449,7 @@ void jobs_handle_get(struct api_req *r)
         return;
     }
     if (!jobid_valid(r->id)) {
-        req_reply_error(r, 404, "no job with id %s (ids are 32 lowercase hex characters)", r->id);
+        reply_no_job(r, "ids are 32 lowercase hex characters");
         return;
     }
     if (!rconn_ready(app->redis)) {
@@ -499,7 +505,7 @@ static void cancelled_cb(redisAsyncContext *ac, void *rep, void *priv)
     } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
         req_reply_json(r, 200, json_pack("{s:s,s:s}", "id", r->id, "state", "cancelled"));
     } else if (reply->type == REDIS_REPLY_INTEGER) {
-        req_reply_error(r, 404, "no job with id %s (unknown or expired)", r->id);
+        reply_no_job(r, "unknown or expired");
     } else {
         const char *st = reply->type == REDIS_REPLY_STRING ? reply->str : "unknown";
         req_reply_json(r, 409,
@@ -514,7 +520,7 @@ void jobs_handle_delete(struct api_req *r)
     char now[24], ttl[24];
     const char *argv[4] = {app->cfg.prefix, r->id, now, ttl};
     if (!jobid_valid(r->id)) {
-        req_reply_error(r, 404, "no job with id %s (ids are 32 lowercase hex characters)", r->id);
+        reply_no_job(r, "ids are 32 lowercase hex characters");
         return;
     }
     snprintf(now, sizeof now, "%lld", (long long)job_now_us());

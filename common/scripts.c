@@ -1,36 +1,48 @@
 #include "common/scripts.h"
 
-/* Shared preamble: key helpers and notify publishing. */
+/* Shared preamble: key helpers and notify publishing. publish() sends the
+ * id to every API named in a notify value; notify() reads that value first. */
 #define LUA_PRELUDE \
     "local P = ARGV[1]\n" \
     "local function jobkey(id) return P .. 'job:' .. id end\n" \
-    "local function notify(jk, id)\n" \
-    "  local n = redis.call('HGET', jk, 'notify')\n" \
-    "  if n then for api in string.gmatch(n, '%S+') do\n" \
+    "local function publish(apis, id)\n" \
+    "  if apis then for api in string.gmatch(apis, '%S+') do\n" \
     "    redis.call('PUBLISH', P .. 'done:' .. api, id) end end\n" \
+    "end\n" \
+    "local function notify(jk, id) publish(redis.call('HGET', jk, 'notify'), id) end\n"
+
+/* The START step for an id already in worker w's wip list: a queued job
+ * becomes running by w with attempts+1, and {ms, payload, attempts,
+ * max_attempts} is returned; anything else (gone, cancelled, finished) is
+ * dropped from the wip list and nil is returned. */
+#define LUA_START \
+    "local function start(id, w, now)\n" \
+    "  local jk = jobkey(id)\n" \
+    "  local f = redis.call('HMGET', jk, 'state', 'ms', 'payload', 'max_attempts', 'attempts',\n" \
+    "    'finished_at', 'error')\n" \
+    "  if f[1] ~= 'queued' then\n" \
+    "    redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
+    "    return nil\n" \
+    "  end\n" \
+    "  local a = tostring(tonumber(f[5] or '0') + 1)\n" \
+    "  redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
+    "  if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
+    "  return {f[2], f[3] or '', a, f[4]}\n" \
     "end\n"
 
 /* Takes the next queued job for worker w from the queues named in
  * ARGV[first..]: LMOVE into its wip list (reliable fetch), then the START
  * step. Ids of jobs cancelled or gone meanwhile are dropped on the way.
  * Returns {id, ms, payload, attempts, max_attempts}, or nil. */
-#define LUA_TAKE \
+#define LUA_TAKE LUA_START \
     "local function take(w, now, first)\n" \
     "  local wip = P .. 'wip:' .. w\n" \
     "  for i = first, #ARGV do\n" \
     "    while true do\n" \
     "      local id = redis.call('LMOVE', P .. 'q:' .. ARGV[i], wip, 'RIGHT', 'LEFT')\n" \
     "      if not id then break end\n" \
-    "      local jk = jobkey(id)\n" \
-    "      local f = redis.call('HMGET', jk, 'state', 'ms', 'payload', 'max_attempts', 'attempts',\n" \
-    "        'finished_at', 'error')\n" \
-    "      if f[1] == 'queued' then\n" \
-    "        local a = tostring(tonumber(f[5] or '0') + 1)\n" \
-    "        redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
-    "        if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
-    "        return {id, f[2], f[3] or '', a, f[4]}\n" \
-    "      end\n" \
-    "      redis.call('LREM', wip, 0, id)\n" \
+    "      local s = start(id, w, now)\n" \
+    "      if s then return {id, s[1], s[2], s[3], s[4]} end\n" \
     "    end\n" \
     "  end\n" \
     "  return nil\n" \
@@ -53,8 +65,7 @@
     "      'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall)\n" \
     "  end\n" \
     "  redis.call('EXPIRE', jk, ttl)\n" \
-    "  if f[3] then for api in string.gmatch(f[3], '%S+') do\n" \
-    "    redis.call('PUBLISH', P .. 'done:' .. api, id) end end\n" \
+    "  publish(f[3], id)\n" \
     "  return 1\n" \
     "end\n"
 
@@ -106,19 +117,8 @@ static const char watch_lua[] = LUA_PRELUDE
     "end\n"
     "return redis.call('HGETALL', jk)\n";
 
-static const char start_lua[] = LUA_PRELUDE
-    "local id, w, now = ARGV[2], ARGV[3], ARGV[4]\n"
-    "local jk = jobkey(id)\n"
-    "local st = redis.call('HGET', jk, 'state')\n"
-    "if st ~= 'queued' then\n"
-    "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n"
-    "  return nil\n"
-    "end\n"
-    "local a = redis.call('HINCRBY', jk, 'attempts', 1)\n"
-    "redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w)\n"
-    "redis.call('HDEL', jk, 'finished_at', 'error')\n"
-    "local f = redis.call('HMGET', jk, 'ms', 'payload', 'max_attempts')\n"
-    "return {f[1], f[2] or '', tostring(a), f[3]}\n";
+static const char start_lua[] = LUA_PRELUDE LUA_START
+    "return start(ARGV[2], ARGV[3], ARGV[4])\n";
 
 static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
     "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"

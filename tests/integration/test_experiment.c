@@ -30,6 +30,21 @@ static long get_code(const char *path, long timeout_ms, double *ms)
     return code;
 }
 
+/* n GETs of path at once; every answer must be `code`. Returns the time
+ * until the last answer, in ms. */
+static double parallel_expect(const char *path, int n, long timeout_ms, long code)
+{
+    long codes[128];
+    double elapsed;
+    char url[256];
+    ck_assert_int_le(n, 128);
+    snprintf(url, sizeof url, "%s%s", S.base, path);
+    ck_assert_int_eq(http_parallel_get(url, n, timeout_ms, codes, &elapsed), 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(codes[i] == code, "%s: answer %d was %ld, want %ld", path, i, codes[i], code);
+    return elapsed;
+}
+
 static int count_fds(pid_t pid)
 {
     char path[64];
@@ -46,14 +61,8 @@ static int count_fds(pid_t pid)
 
 START_TEST(io_async_runs_concurrently)
 {
-    long codes[100];
-    double elapsed;
-    char url[128];
     up(0, 500, NULL);
-    snprintf(url, sizeof url, "%s/io?mode=async", S.base);
-    ck_assert_int_eq(http_parallel_get(url, 100, 10000, codes, &elapsed), 0);
-    for (int i = 0; i < 100; i++)
-        ck_assert_int_eq(codes[i], 200);
+    double elapsed = parallel_expect("/io?mode=async", 100, 10000, 200);
     /* 100 upstream calls of 500 ms, all at once: about one delay, not 50 s */
     ck_assert_msg(elapsed < 1500, "100 async proxies took %.0f ms", elapsed);
     stack_stop(&S);
@@ -62,20 +71,11 @@ END_TEST
 
 START_TEST(io_blocking_serialises)
 {
-    long codes[4];
-    double elapsed;
-    char url[128];
     up(0, 200, NULL);
-    snprintf(url, sizeof url, "%s/io?mode=blocking", S.base);
-    ck_assert_int_eq(http_parallel_get(url, 4, 10000, codes, &elapsed), 0);
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(codes[i], 200);
+    double elapsed = parallel_expect("/io?mode=blocking", 4, 10000, 200);
     ck_assert_msg(elapsed >= 4 * 200 - 20, "4 blocking proxies took only %.0f ms", elapsed);
     /* the pool with 4 threads runs them side by side */
-    snprintf(url, sizeof url, "%s/io?mode=thread", S.base);
-    ck_assert_int_eq(http_parallel_get(url, 4, 10000, codes, &elapsed), 0);
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(codes[i], 200);
+    elapsed = parallel_expect("/io?mode=thread", 4, 10000, 200);
     ck_assert_msg(elapsed < 2 * 200 + 150, "4 pooled proxies took %.0f ms", elapsed);
     stack_stop(&S);
 }
@@ -100,9 +100,6 @@ END_TEST
 START_TEST(io_refused_is_502_and_leaks_nothing)
 {
     struct http_resp r;
-    long codes[100];
-    double elapsed;
-    char url[128];
     up(0, 0, NULL); /* no upstream listens */
     ck_assert_int_eq(stack_http(&S, "GET", "/io?mode=async", NULL, NULL, 5000, &r), 0);
     ck_assert_int_eq(r.code, 502);
@@ -112,12 +109,8 @@ START_TEST(io_refused_is_502_and_leaks_nothing)
     ck_assert_int_eq(get_code("/io?mode=thread", 5000, NULL), 502);
     harness_sleep_ms(200);
     int before = count_fds(S.api);
-    snprintf(url, sizeof url, "%s/io?mode=async", S.base);
-    for (int round = 0; round < 10; round++) {
-        ck_assert_int_eq(http_parallel_get(url, 100, 10000, codes, &elapsed), 0);
-        for (int i = 0; i < 100; i++)
-            ck_assert_int_eq(codes[i], 502);
-    }
+    for (int round = 0; round < 10; round++)
+        parallel_expect("/io?mode=async", 100, 10000, 502);
     harness_sleep_ms(300);
     int after = count_fds(S.api);
     ck_assert_msg(after <= before + 2, "descriptors: %d before, %d after 1,000 failed proxies", before, after);

@@ -270,7 +270,15 @@ int main(int argc, char **argv)
     struct slowsvc svc = {.delay_ms = delay_ms};
     struct event *sigint = NULL, *sigterm = NULL;
 
-    svc.base = event_base_new();
+    /* A precise clock: libevent's default coarse clock lags by up to a
+     * jiffy, so a 100 ms answer could leave after 96 ms and a client would
+     * measure less than the delay it asked for. */
+    struct event_config *cfg = event_config_new();
+    if (cfg == NULL)
+        goto err;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    svc.base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     if (svc.base == NULL)
         goto err;
     svc.http = evhttp_new(svc.base);

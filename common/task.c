@@ -75,7 +75,8 @@ uint64_t task_digest(const void *payload, size_t len, uint64_t iterations)
 }
 
 /* Runs whole chunks until the chosen clock has advanced by ms; fills *out.
- * Negative ms counts as 0. */
+ * ms <= 0 runs no round at all: a 0 ms job measures the queue, not the task,
+ * and its digest is the payload's seed. */
 void task_run(int ms, enum task_clock clock, const void *payload, size_t len,
               struct task_result *out)
 {
@@ -86,10 +87,12 @@ void task_run(int ms, enum task_clock clock, const void *payload, size_t len,
     int64_t deadline = (id == CLOCK_MONOTONIC ? wall0 : cpu0) + budget_ns;
     uint64_t x = task_seed(payload, payload ? len : 0);
     uint64_t n = 0;
-    do {
+    while (ms > 0) {
         x = task_rounds(x, TASK_CHUNK);
         n += TASK_CHUNK;
-    } while (ms > 0 && clock_ns(id) < deadline);
+        if (clock_ns(id) >= deadline)
+            break;
+    }
     out->digest = x;
     out->iterations = n;
     out->cpu_ms = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1e6;

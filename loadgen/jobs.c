@@ -39,6 +39,7 @@ struct jobs_opts {
     double rate;      /* 0: submit as fast as accepted */
     int64_t wait_ms;  /* long-poll wait per GET */
     int64_t timeout_ms; /* the whole run */
+    bool poll_after;  /* long-poll only the last job until it ends, then read the rest */
 };
 
 enum rec_phase {
@@ -84,6 +85,9 @@ struct jobs {
     size_t *pollq;               /* ring of record indices to poll; each is in it at most once */
     size_t pq_head, pq_len;
     size_t final;                /* records in REC_FINAL */
+    size_t gate;                 /* poll_after: the record waited on first (SIZE_MAX: not chosen yet) */
+    size_t last_accepted;        /* the last record of the batch accepted last: the queue's tail */
+    bool gate_open;              /* poll_after: every accepted record may be polled */
     struct jslot *slots;         /* submitters first, then waiters */
     int nslots;
     struct event *ev_tick, *ev_sched, *ev_int, *ev_term;
@@ -189,8 +193,10 @@ static void on_submitted(struct jslot *s, enum conn_error err, const struct http
     for (size_t i = 0; i < count; i++) {
         j->recs[first + i].phase = REC_WAITING;
         j->recs[first + i].outcome = "queued";
-        pollq_push(j, first + i);
+        if (!j->o->poll_after)
+            pollq_push(j, first + i); /* else jobs_gate queues it */
     }
+    j->last_accepted = first + count - 1;
     j->submit_end_ns = now;
 }
 
@@ -320,6 +326,34 @@ static int slot_poll(struct jslot *s, size_t idx, uint64_t now)
     return 0;
 }
 
+/* --poll-after: once every job is submitted, only the last job of the batch
+ * accepted last (the queue's tail) is long-polled; when it has ended (the
+ * queue is drained, FIFO), every other record is queued for one read. The
+ * machine then runs the jobs without the observer's GETs competing for its
+ * CPU. */
+static void jobs_gate(struct jobs *j)
+{
+    size_t n = (size_t)j->o->n;
+    if (!j->o->poll_after || j->gate_open || j->next_submit < n)
+        return;
+    for (int i = 0; i < j->nslots; i++)
+        if (j->slots[i].role == ROLE_SUBMIT && j->slots[i].count > 0)
+            return; /* a batch is still in flight or waiting to be sent again */
+    if (j->gate == SIZE_MAX) {
+        if (j->recs[j->last_accepted].phase == REC_WAITING) {
+            j->gate = j->last_accepted;
+            pollq_push(j, j->gate);
+            return;
+        }
+    } else if (j->recs[j->gate].phase != REC_FINAL) {
+        return;
+    }
+    j->gate_open = true;
+    for (size_t k = 0; k < n; k++)
+        if (j->recs[k].phase == REC_WAITING && k != j->gate)
+            pollq_push(j, k);
+}
+
 static uint64_t jobs_intended(const struct jobs *j, size_t k)
 {
     return j->t0_ns + (uint64_t)((double)k * (double)NS_PER_S / j->o->rate);
@@ -331,6 +365,7 @@ static void jobs_pump(struct jobs *j, uint64_t now)
 {
     const struct jobs_opts *o = j->o;
     size_t n = (size_t)o->n;
+    jobs_gate(j);
     for (int i = 0; i < j->nslots; i++) {
         struct jslot *s = &j->slots[i];
         if (s->busy || s->retry_at_ns > now || j->interrupted || j->timed_out)
@@ -407,6 +442,7 @@ static void jobs_on_signal(evutil_socket_t fd, short what, void *arg)
 static int jobs_init(struct jobs *j, const struct jobs_opts *o, char *err, size_t errlen)
 {
     memset(j, 0, sizeof *j);
+    j->gate = SIZE_MAX;
     j->o = o;
     if (run_resolve(o->api.host, o->api.port, &j->addr, &j->addrlen, err, errlen) != 0)
         return -1;
@@ -583,7 +619,7 @@ int jobs_main(int argc, char **argv)
     const char *api = "http://127.0.0.1:8080", *queue = JOB_QUEUE_DEFAULT;
     double rate = 0;
     int64_t wait_ms = 30000, timeout_ms = 600000;
-    bool json = false;
+    bool json = false, poll_after = false;
     const struct opt opts[] = {
         {"jobs", 'n', "LOADGEN_JOBS", OPT_INT, &n, 1, 10000000, "jobs to submit (100)"},
         {"ms", 0, "LOADGEN_JOB_MS", OPT_INT, &ms, 0, JOB_MS_MAX, "each job's task length in ms (500)"},
@@ -598,11 +634,14 @@ int jobs_main(int argc, char **argv)
         {"wait", 0, "LOADGEN_WAIT", OPT_DURATION, &wait_ms, 1000, 600000, "long-poll wait of each GET /jobs/{id} (30s)"},
         {"timeout", 't', "LOADGEN_TIMEOUT", OPT_DURATION, &timeout_ms, 1, 86400000,
          "give up on unfinished jobs after this long (10m)"},
+        {"poll-after", 0, "LOADGEN_POLL_AFTER", OPT_BOOL, &poll_after, 0, 0,
+         "long-poll only the last job while the queue works, then read the others: the measuring adds no "
+         "load meanwhile (default: long-poll every job as soon as it is accepted)"},
         {"json", 0, "LOADGEN_JSON", OPT_BOOL, &json, 0, 0, "print one JSON object instead of the summary"},
     };
     const struct config_spec spec = {
         .prog = "loadgen jobs",
-        .usage = "loadgen jobs [-n N] [--ms M] [-c C] [--api URL] [--queue Q] [--batch K] [-R rate] [--json]",
+        .usage = "loadgen jobs [-n N] [--ms M] [-c C] [--api URL] [--queue Q] [--batch K] [-R rate] [--poll-after] [--json]",
         .about = "End-to-end job throughput: submits N jobs with POST /jobs, long-polls each until terminal, and "
                  "reports jobs/s, enqueue->start and enqueue->done latency from the jobs' own timestamps, and how "
                  "many ended in each state.",
@@ -616,7 +655,7 @@ int jobs_main(int argc, char **argv)
     if (exit_code >= 0)
         return exit_code;
     struct jobs_opts o = {.n = n, .ms = ms, .conns = conns, .batch = batch, .queue = queue, .rate = rate,
-                          .wait_ms = wait_ms, .timeout_ms = timeout_ms};
+                          .wait_ms = wait_ms, .timeout_ms = timeout_ms, .poll_after = poll_after};
     if (http_url_parse(api, &o.api, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen jobs: --api: %s\n", err);
         return 2;

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     static struct worker_config cfg;
     const char *redis = "redis://127.0.0.1:6379", *queues = "default", *clock = "cpu";
     const char *prefix = "offload:", *id = NULL;
-    long procs = 1;
+    long procs = 1, task_nice = WORKER_TASK_NICE_DEFAULT;
     cfg.lease_ms = 10000;
     cfg.heartbeat_ms = 1000;
     int64_t ttl_ms = 3600 * 1000;
@@ -62,6 +62,9 @@ int main(int argc, char **argv)
          "heartbeat period (1s)"},
         {"task-clock", 0, "TASK_CLOCK", OPT_STR, &clock, 0, 0,
          "cpu: a task costs its ms of CPU; wall: of wall time, like the seed (cpu)"},
+        {"task-nice", 0, "WORKER_TASK_NICE", OPT_INT, &task_nice, 0, 19,
+         "niceness of the task threads: on a shared machine the CPU work yields to the API, Redis and "
+         "this worker's heartbeat; 0 gives it equal rank (10)"},
         {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &ttl_ms, 1000, 365 * 24 * 3600 * 1000.0,
          "how long finished jobs stay readable (3600s)"},
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &prefix, 0, 0, "Redis key prefix (offload:)"},
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "--redis: %s", uerr);
         return usage_error(err);
     }
+    cfg.task_nice = (int)task_nice;
     if (task_clock_parse(clock, &cfg.clock) != 0)
         return usage_error("--task-clock: must be cpu or wall");
     int plen = snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);

@@ -299,9 +299,12 @@ int reaper_tick(struct reaper *r, struct redis_conn *rc)
     struct clients clients = {NULL, false};
     int recovered = reap_registered(r, rc, &clients);
     if (recovered >= 0 && wclock_mono_ms() >= r->next_scan_ms) {
-        r->next_scan_ms = 0; /* first round: orphans of a crash just before our start */
         int orphans = reap_orphans(r, rc, &clients);
         recovered = orphans < 0 ? -1 : recovered + orphans;
+        /* While Redis is too young for CLIENT LIST to be trusted, an owner
+         * may have been left undecided: look again next round. */
+        bool undecided = orphans < 0 || (clients.list != NULL && !clients.trusted);
+        r->next_scan_ms = undecided ? 0 : wclock_mono_ms() + REAPER_SCAN_EVERY_MS;
     }
     if (clients.list)
         freeReplyObject(clients.list);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/job.h"
@@ -104,6 +105,7 @@ struct task_ctx {
     int refs;
     bool done;
     int ms;
+    int nice;
     enum task_clock clock;
     char *payload; /* owned */
     size_t len;
@@ -111,7 +113,7 @@ struct task_ctx {
 };
 
 /* Returns a context holding a copy of payload with two references, or NULL. */
-static struct task_ctx *task_ctx_new(int ms, enum task_clock clock, const char *payload,
+static struct task_ctx *task_ctx_new(int ms, int nice, enum task_clock clock, const char *payload,
                                      size_t len)
 {
     struct task_ctx *t = calloc(1, sizeof *t);
@@ -130,6 +132,7 @@ static struct task_ctx *task_ctx_new(int ms, enum task_clock clock, const char *
     }
     t->refs = 2;
     t->ms = ms;
+    t->nice = nice;
     t->clock = clock;
     t->len = len;
     return t;
@@ -157,6 +160,11 @@ static void *task_thread(void *arg)
 {
     struct task_ctx *t = arg;
     struct task_result r;
+    /* Linux nice is per thread: only the task yields, never the heartbeat.
+     * Raising one's own niceness needs no privilege; should it fail, the
+     * task merely runs at the worker's rank. */
+    if (t->nice > 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), t->nice);
     task_run(t->ms, t->clock, t->payload, t->len, &r);
     pthread_mutex_lock(&t->mu);
     t->result = r;
@@ -467,7 +475,7 @@ static int worker_run_task(struct worker *w, int ms, const char *payload, size_t
         task_run(ms, w->cfg->clock, payload, len, out);
         return 0;
     }
-    struct task_ctx *t = task_ctx_new(ms, w->cfg->clock, payload, len);
+    struct task_ctx *t = task_ctx_new(ms, w->cfg->task_nice, w->cfg->clock, payload, len);
     if (!t)
         return -1;
     pthread_attr_t attr;
@@ -613,8 +621,8 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     redis_url_redact(&cfg->redis, url, sizeof url);
     queues_join(cfg, queues, sizeof queues);
     log_info("worker started", "id=%s redis=%s queues=%s lease_ms=%" PRId64
-             " heartbeat_ms=%" PRId64 " task_clock=%s",
-             cfg->id, url, queues, cfg->lease_ms, cfg->heartbeat_ms, task_clock_name(cfg->clock));
+             " heartbeat_ms=%" PRId64 " task_clock=%s task_nice=%d",
+             cfg->id, url, queues, cfg->lease_ms, cfg->heartbeat_ms, task_clock_name(cfg->clock), cfg->task_nice);
     int status = 0;
     bool abandoned = false;
     struct held_job cur = {0}, next = {0};

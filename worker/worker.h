@@ -19,6 +19,8 @@
 #define WORKER_KEY_MAX 256      /* prefix + fixed words + an id or a queue name, with room */
 #define WORKER_REAP_PERIOD_MS 250 /* how often some worker looks for dead ones */
 
+#define WORKER_TASK_NICE_DEFAULT 10
+
 struct worker_config {
     struct redis_url redis;
     char prefix[WORKER_PREFIX_MAX + 1];
@@ -29,6 +31,7 @@ struct worker_config {
     int64_t heartbeat_ms;  /* heartbeat period */
     int64_t result_ttl_s;  /* EXPIRE on finished jobs */
     enum task_clock clock;
+    int task_nice;         /* niceness of the task threads, 0..19 */
     char id[WORKER_ID_MAX + 1];
 };
 

@@ -568,6 +568,47 @@ END_TEST
 static struct stack S;
 
 /* loadgen jobs through the real api, Redis and two workers. */
+/* Samples offload_waiters from the API's /metrics until stop is set. */
+struct waiter_sampler {
+    struct stack *stack;
+    volatile int stop;
+    int samples;
+    long max_waiters;
+};
+
+static void *waiter_sample(void *arg)
+{
+    struct waiter_sampler *ws = arg;
+    char url[256], qurl[256];
+    snprintf(url, sizeof url, "%s/metrics", ws->stack->base);
+    snprintf(qurl, sizeof qurl, "%s/queues", ws->stack->base);
+    while (!ws->stop) {
+        struct http_resp m, q;
+        long n = -1;
+        if (http_do("GET", url, NULL, 0, NULL, 2000, &m) == 0 && m.code == 200) {
+            const char *g = strstr(m.body, "\noffload_waiters ");
+            if (g != NULL)
+                n = strtol(g + strlen("\noffload_waiters "), NULL, 10);
+        }
+        /* Counted only if jobs were still queued *after* the sample: then the
+         * queue's tail, the one job loadgen waits on, had not ended. */
+        json_t *depth = NULL;
+        if (n >= 0 && http_do("GET", qurl, NULL, 0, NULL, 2000, &q) == 0 && q.code == 200) {
+            json_t *body = json_loads(q.body, 0, NULL);
+            depth = json_object_get(json_object_get(json_object_get(body, "queues"), "default"), "depth");
+            if (json_integer_value(depth) > 0) {
+                ws->max_waiters = n > ws->max_waiters ? n : ws->max_waiters;
+                ws->samples++;
+            }
+            json_decref(body);
+            http_resp_free(&q);
+        }
+        http_resp_free(&m);
+        harness_sleep_ms(5);
+    }
+    return NULL;
+}
+
 START_TEST(jobs_measure_the_queue_end_to_end)
 {
     struct stack_opts so = {.workers = 2};
@@ -595,6 +636,23 @@ START_TEST(jobs_measure_the_queue_end_to_end)
     run_loadgen_json(batch, 60000, &r);
     ck_assert_int_eq(jint(r.json, "submitted", NULL), 250);
     ck_assert_int_eq(jint(r.json, "states", "done"), 250);
+    proc_result_free(&r);
+
+    /* --poll-after: while the queue works only the last job is long-polled.
+     * A sampler reads the API's waiter gauge meanwhile: without the gate,
+     * the 4 waiting connections would all be parked on running jobs. */
+    struct waiter_sampler ws = {.stack = &S};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, waiter_sample, &ws), 0);
+    const char *after[] = {"jobs", "--api", S.base, "-n", "300", "--ms", "10", "-c", "4", "--batch", "50",
+                           "--poll-after", "--json", NULL};
+    run_loadgen_json(after, 60000, &r);
+    ws.stop = 1;
+    pthread_join(th, NULL);
+    ck_assert_int_eq(jint(r.json, "states", "done"), 300);
+    ck_assert_int_eq(jint(r.json, "errors", "poll"), 0);
+    ck_assert_msg(ws.samples >= 5, "only %d samples of /metrics", ws.samples);
+    ck_assert_msg(ws.max_waiters <= 1, "%ld waiters at once with --poll-after", ws.max_waiters);
     proc_result_free(&r);
 
     /* open loop: 20 jobs at 20/s take about a second to submit */

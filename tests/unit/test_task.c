@@ -76,19 +76,22 @@ START_TEST(wall_task_waits_on_monotonic_clock)
 }
 END_TEST
 
-START_TEST(zero_ms_is_one_chunk)
+START_TEST(zero_ms_runs_no_round)
 {
     struct task_result r, again;
     double t0 = thread_cpu_ms();
     task_run(0, TASK_CLOCK_CPU, "p", 1, &r);
     ck_assert(thread_cpu_ms() - t0 < 5);
-    ck_assert_uint_gt(r.iterations, 0);
-    ck_assert_uint_le(r.iterations, 100000);
-    ck_assert_uint_eq(task_digest("p", 1, r.iterations), r.digest);
-    /* zero and negative both do exactly one chunk: same rounds, same digest */
+    ck_assert_uint_eq(r.iterations, 0);
+    ck_assert_uint_eq(task_digest("p", 1, 0), r.digest);
+    /* zero and negative alike: no round, the same digest */
     task_run(-5, TASK_CLOCK_WALL, "p", 1, &again);
-    ck_assert_uint_eq(again.iterations, r.iterations);
+    ck_assert_uint_eq(again.iterations, 0);
     ck_assert_uint_eq(again.digest, r.digest);
+    /* any positive ms runs at least one chunk */
+    task_run(1, TASK_CLOCK_CPU, "p", 1, &again);
+    ck_assert_uint_gt(again.iterations, 0);
+    ck_assert_uint_eq(task_digest("p", 1, again.iterations), again.digest);
 }
 END_TEST
 
@@ -141,7 +144,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, cpu_task_costs_its_ms);
     tcase_add_test(tc, iterations_scale_with_time);
     tcase_add_test(tc, wall_task_waits_on_monotonic_clock);
-    tcase_add_test(tc, zero_ms_is_one_chunk);
+    tcase_add_test(tc, zero_ms_runs_no_round);
     tcase_add_test(tc, digest_is_pure_and_payload_sensitive);
     tcase_add_test(tc, clock_names);
     suite_add_tcase(s, tc);

@@ -63,8 +63,8 @@ int main(int argc, char **argv)
         {"task-clock", 0, "TASK_CLOCK", OPT_STR, &clock, 0, 0,
          "cpu: a task costs its ms of CPU; wall: of wall time, like the seed (cpu)"},
         {"task-nice", 0, "WORKER_TASK_NICE", OPT_INT, &task_nice, 0, 19,
-         "niceness of the task threads: on a shared machine the CPU work yields to the API, Redis and "
-         "this worker's heartbeat; 0 gives it equal rank (10)"},
+         "niceness of the task threads; 10 makes the CPU work yield to an API, Redis and this worker's "
+         "heartbeat on the same machine (0: equal rank)"},
         {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &ttl_ms, 1000, 365 * 24 * 3600 * 1000.0,
          "how long finished jobs stay readable (3600s)"},
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &prefix, 0, 0, "Redis key prefix (offload:)"},

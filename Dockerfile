@@ -47,5 +47,5 @@ WORKDIR /tmp
 EXPOSE 8080 8081
 # api: GET /healthz; slowsvc: its port opens; worker and loadgen: the process
 # is there. offload-check finds which binary this container runs.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["offload-check"]
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 CMD ["offload-check"]
 CMD ["api", "--listen", "0.0.0.0:8080"]

@@ -337,9 +337,12 @@ static bool second_attempt_running(void *arg)
 START_TEST(kill9_job_recovered_within_2s)
 {
     char id[JOBID_LEN + 1];
-    pid_t a = worker_with_running_job("wa", NULL, NULL, 3000, "survives", 3, id);
+    /* 5 s of CPU: still running after the ~3 s wait for Redis to settle,
+     * however slow the machine */
+    pid_t a = worker_with_running_job("wa", NULL, NULL, 5000, "survives", 3, id);
     worker_start("wb", NULL);
     wait_redis_settled();
+    ck_assert(field_is(id, "state", "running"));
     int64_t killed = harness_now_ms();
     harness_kill(a, SIGKILL);
     ck_assert_msg(harness_wait_until(second_attempt_running, id, 5000, 5) == 0,
@@ -349,7 +352,7 @@ START_TEST(kill9_job_recovered_within_2s)
             (long long)recovery_ms);
     ck_assert_int_lt(recovery_ms, 2000);
     ck_assert(field_is(id, "worker", "wb"));
-    wait_state(id, "done", 8000);
+    wait_state(id, "done", 15000);
     assert_done_with_digest(id, "survives");
     ck_assert(field_is(id, "attempts", "2"));
     ck_assert(!registered("wa"));
@@ -359,9 +362,10 @@ END_TEST
 START_TEST(out_of_attempts_goes_dead)
 {
     char id[JOBID_LEN + 1];
-    pid_t a = worker_with_running_job("wa", NULL, NULL, 3000, "once", 1, id);
+    pid_t a = worker_with_running_job("wa", NULL, NULL, 10000, "once", 1, id);
     worker_start("wb", NULL);
     wait_redis_settled();
+    ck_assert(field_is(id, "state", "running"));
     harness_kill(a, SIGKILL);
     wait_state(id, "dead", 5000);
     char *err = job_field(id, "error");

@@ -59,18 +59,23 @@ for _ in range(1200):
 PY
 }
 
+# /healthz latency from one connection while 40 jobs of 500 ms keep both
+# workers busy.
+healthz_saturated() {
+  "$LG" -c 40 -n 40 -m POST -b '{"ms":500}' "$API_URL/jobs" >/dev/null
+  "$LG" -c 1 -R 200 -d 5s "$API_URL/healthz"
+}
+
 echo
 echo "-- /healthz p99 while both workers are saturated (aim <= 2 ms)"
 wait_drained
-"$LG" -c 40 -n 40 -m POST -b '{"ms":500}' "$API_URL/jobs" >/dev/null
-"$LG" -c 1 -R 200 -d 5s "$API_URL/healthz"
+healthz_saturated
 stack_stop
 
 echo
 echo "-- the same with the workers' task threads at --task-nice 10"
 WORKER_ARGS="${WORKER_ARGS:-} --task-nice 10" stack_start
-"$LG" -c 40 -n 40 -m POST -b '{"ms":500}' "$API_URL/jobs" >/dev/null
-"$LG" -c 1 -R 200 -d 5s "$API_URL/healthz"
+healthz_saturated
 stack_stop
 if [ -x tools/bench-io.sh ]; then tools/bench-io.sh; fi
 if [ -x tools/bench-faults.sh ]; then tools/bench-faults.sh; fi

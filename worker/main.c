@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     static struct worker_config cfg;
     const char *redis = "redis://127.0.0.1:6379", *queues = "default", *clock = "cpu";
     const char *prefix = "offload:", *id = NULL;
-    long procs = 1, task_nice = WORKER_TASK_NICE_DEFAULT;
+    long procs = 1, task_nice = 0;
     cfg.lease_ms = 10000;
     cfg.heartbeat_ms = 1000;
     int64_t ttl_ms = 3600 * 1000;

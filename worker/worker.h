@@ -19,8 +19,6 @@
 #define WORKER_KEY_MAX 256      /* prefix + fixed words + an id or a queue name, with room */
 #define WORKER_REAP_PERIOD_MS 250 /* how often some worker looks for dead ones */
 
-#define WORKER_TASK_NICE_DEFAULT 0
-
 struct worker_config {
     struct redis_url redis;
     char prefix[WORKER_PREFIX_MAX + 1];

@@ -567,7 +567,6 @@ END_TEST
 
 static struct stack S;
 
-/* loadgen jobs through the real api, Redis and two workers. */
 /* Samples offload_waiters from the API's /metrics until stop is set. */
 struct waiter_sampler {
     struct stack *stack;
@@ -592,10 +591,11 @@ static void *waiter_sample(void *arg)
         }
         /* Counted only if jobs were still queued *after* the sample: then the
          * queue's tail, the one job loadgen waits on, had not ended. */
-        json_t *depth = NULL;
-        if (n >= 0 && http_do("GET", qurl, NULL, 0, NULL, 2000, &q) == 0 && q.code == 200) {
-            json_t *body = json_loads(q.body, 0, NULL);
-            depth = json_object_get(json_object_get(json_object_get(body, "queues"), "default"), "depth");
+        if (n >= 0) {
+            json_t *body = http_do("GET", qurl, NULL, 0, NULL, 2000, &q) == 0 && q.code == 200
+                               ? json_loads(q.body, 0, NULL)
+                               : NULL;
+            json_t *depth = json_object_get(json_object_get(json_object_get(body, "queues"), "default"), "depth");
             if (json_integer_value(depth) > 0) {
                 ws->max_waiters = n > ws->max_waiters ? n : ws->max_waiters;
                 ws->samples++;
@@ -609,6 +609,7 @@ static void *waiter_sample(void *arg)
     return NULL;
 }
 
+/* loadgen jobs through the real api, Redis and two workers. */
 START_TEST(jobs_measure_the_queue_end_to_end)
 {
     struct stack_opts so = {.workers = 2};

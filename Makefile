@@ -79,6 +79,21 @@ $(BIN)/tests/%: $(BUILD)/tests/integration/%.o $(LIBHARNESS) $(LIBAPI) $(LIBWORK
 
 check-build: $(PROGS) $(UNIT_TESTS) $(INTEG_TESTS)
 
+# ---- plugins (worker --task NAME=plugin:FILE.so) ----
+# Shared objects against include/offload/plugin.h: the example one is part of
+# `build`, the integration tests' fixture of `check-build` too. Same CFLAGS as
+# the rest (a SANITIZE build's plugin is meant for that build's worker); their
+# -MMD dependency files go under $(BUILD) with the others.
+PLUGINS := $(BIN)/plugins/hello.so
+TEST_PLUGINS := $(BIN)/tests/fixtures/testplugin.so
+build: $(PLUGINS) $(TEST_PLUGINS)
+check-build: $(PLUGINS) $(TEST_PLUGINS)
+$(BIN)/plugins/hello.so: examples/plugin/hello.c
+$(BIN)/tests/fixtures/testplugin.so: tests/fixtures/testplugin.c
+$(PLUGINS) $(TEST_PLUGINS):
+	@mkdir -p $(dir $@) $(BUILD)/plugins
+	$(CC) $(CFLAGS) -fPIC -shared -I include -MF $(BUILD)/plugins/$(notdir $@).d $(LDFLAGS) -o $@ $(filter %.c,$^)
+
 # The README's test command. Installs missing Debian packages first (as root).
 test: deps
 	@$(MAKE) --no-print-directory check-build

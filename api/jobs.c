@@ -253,11 +253,12 @@ static void enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
 /* Sends ENQUEUE for jr's specs. Returns 0, or -1 (nothing sent). */
 static int enqueue_send(struct job_req *jr, const struct job_spec *specs)
 {
+    enum { STRIDE = SCRIPT_ENQUEUE_STRIDE };
     struct app *app = jr->r->app;
-    size_t argc = 4 + 6 * jr->n;
+    size_t argc = 4 + STRIDE * jr->n;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
-    char (*nums)[2][24] = calloc(jr->n, sizeof *nums);
+    char (*nums)[3][24] = calloc(jr->n, sizeof *nums);
     char maxq[24], now[24], count[24];
     int ret = -1;
     if (!argv || !lens || !nums)
@@ -269,21 +270,32 @@ static int enqueue_send(struct job_req *jr, const struct job_spec *specs)
     argv[1] = maxq;
     argv[2] = now;
     argv[3] = count;
+    for (size_t i = 0; i < argc; i++)
+        argv[i] = i < 4 ? argv[i] : "";
     for (size_t i = 0; i < jr->n; i++) {
-        const char **a = argv + 4 + 6 * i;
-        size_t *l = lens + 4 + 6 * i;
-        snprintf(nums[i][0], sizeof nums[i][0], "%d", specs[i].ms);
-        snprintf(nums[i][1], sizeof nums[i][1], "%d", specs[i].max_attempts);
+        const struct job_spec *sp = &specs[i];
+        const char **a = argv + 4 + STRIDE * i;
+        size_t *l = lens + 4 + STRIDE * i;
+        bool burn = strcmp(sp->task, JOB_TASK_DEFAULT) == 0;
+        if (burn)
+            snprintf(nums[i][0], sizeof nums[i][0], "%d", sp->ms);
+        snprintf(nums[i][1], sizeof nums[i][1], "%d", sp->max_attempts);
+        if (sp->timeout_ms > 0)
+            snprintf(nums[i][2], sizeof nums[i][2], "%lld", (long long)sp->timeout_ms);
         a[0] = jr->ids[i];
-        a[1] = specs[i].queue;
+        a[1] = sp->queue;
         a[2] = nums[i][0];
-        a[3] = specs[i].payload;
-        l[3] = specs[i].payload_len;
+        a[3] = sp->payload;
+        l[3] = sp->payload_len;
         a[4] = nums[i][1];
         a[5] = jr->kind == WAIT_NONE ? "" : app->id;
+        a[6] = sp->task;
+        a[7] = sp->args;
+        l[7] = sp->args_len;
+        a[8] = nums[i][2];
     }
     for (size_t i = 0; i < argc; i++)
-        if (i < 4 || (i - 4) % 6 != 3)
+        if (i < 4 || ((i - 4) % STRIDE != 3 && (i - 4) % STRIDE != 7))
             lens[i] = strlen(argv[i]);
     jr->cmd_pending = true;
     ret = rconn_script(app->redis, SCRIPT_ENQUEUE, enqueued_cb, jr, (int)argc, argv, lens);
@@ -379,7 +391,8 @@ void jobs_handle_post(struct api_req *r)
 
 void jobs_run_and_wait(struct api_req *r, int ms, int64_t timeout_ms)
 {
-    struct job_spec spec = {.ms = ms, .payload = (char *)"", .payload_len = 0, .max_attempts = JOB_ATTEMPTS_DEFAULT};
+    struct job_spec spec = {.ms = ms, .payload = (char *)"", .args = (char *)"",
+                            .max_attempts = JOB_ATTEMPTS_DEFAULT, .task = JOB_TASK_DEFAULT};
     snprintf(spec.queue, sizeof spec.queue, "%s", JOB_QUEUE_DEFAULT);
     if (!rconn_ready(r->app->redis)) {
         jobs_reply_unavailable(r);

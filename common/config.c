@@ -104,6 +104,19 @@ static int opt_set(const struct opt *o, const char *label, const char *val, char
     case OPT_STR:
         *(const char **)o->dst = val;
         return 0;
+    case OPT_LIST: {
+        struct opt_list *l = o->dst;
+        bool env = strcmp(label, o->env ? o->env : "") == 0;
+        if (l->from_env && !env) { /* a flag replaces the environment's value */
+            l->n = 0;
+            l->from_env = false;
+        }
+        if (l->n == OPT_LIST_MAX)
+            return errmsg_fail(err, errlen, "%s: at most %d times", label, OPT_LIST_MAX);
+        l->items[l->n++] = val;
+        l->from_env = env;
+        return 0;
+    }
     case OPT_BOOL: {
         bool b;
         if (bool_parse(val, &b) < 0)
@@ -298,6 +311,8 @@ static const char *opt_metavar(enum opt_type t)
     switch (t) {
     case OPT_STR:
         return " STRING";
+    case OPT_LIST:
+        return " VALUE";
     case OPT_INT:
         return " N";
     case OPT_DURATION:

@@ -14,6 +14,17 @@ enum opt_type {
     OPT_DURATION, /* dst: int64_t * in milliseconds; "250ms", "5s", "2m", "1h", bare = seconds; [min, max] in ms */
     OPT_BOOL,     /* dst: bool *; the flag alone sets true; env "1/true/yes/on" or "0/false/no/off" */
     OPT_DOUBLE,   /* dst: double *, checked against [min, max] */
+    OPT_LIST,     /* dst: struct opt_list *; repeatable: each flag appends; the environment
+                     twin is one entry (its reader splits it) and any flag replaces it */
+};
+
+#define OPT_LIST_MAX 32
+
+/* The values of a repeatable flag, in command-line order. */
+struct opt_list {
+    const char *items[OPT_LIST_MAX];
+    size_t n;
+    bool from_env; /* items[0] came from the environment twin */
 };
 
 struct opt {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "common/errmsg.h"
 
 static const char *const state_names[] = {
@@ -38,19 +39,30 @@ bool job_state_terminal(enum job_state s)
     return s == JOB_DONE || s == JOB_FAILED || s == JOB_DEAD || s == JOB_CANCELLED;
 }
 
-bool job_queue_valid(const char *q)
+/* True for 1..max chars of [a-z0-9_.:-], and of A-Z too when upper. */
+static bool name_valid(const char *s, size_t max, bool upper)
 {
-    if (q == NULL)
+    if (s == NULL)
         return false;
     size_t n = 0;
-    for (; q[n] != '\0'; n++) {
-        char c = q[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == ':' || c == '-';
-        if (!ok || n >= JOB_QUEUE_MAX)
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        bool ok = (c >= 'a' && c <= 'z') || (upper && c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok || n >= max)
             return false;
     }
     return n > 0;
+}
+
+bool job_queue_valid(const char *q)
+{
+    return name_valid(q, JOB_QUEUE_MAX, true);
+}
+
+bool job_task_valid(const char *t)
+{
+    return name_valid(t, JOB_TASK_MAX, false);
 }
 
 /* ---- POST /jobs bodies ---- */
@@ -61,9 +73,47 @@ static int spec_init(struct job_spec *s)
     s->ms = JOB_MS_DEFAULT;
     s->max_attempts = JOB_ATTEMPTS_DEFAULT;
     snprintf(s->queue, sizeof s->queue, "%s", JOB_QUEUE_DEFAULT);
+    snprintf(s->task, sizeof s->task, "%s", JOB_TASK_DEFAULT);
     s->payload_len = 0;
+    s->args_len = 0;
+    s->timeout_ms = 0;
     s->payload = calloc(1, 1);
-    return s->payload ? 0 : -1;
+    s->args = calloc(1, 1);
+    return s->payload && s->args ? 0 : -1;
+}
+
+/* Reads "timeout": a duration string ("30s", "250ms") or a number of
+ * seconds, in JOB_TIMEOUT_MIN_MS..JOB_TIMEOUT_MAX_MS. */
+static int field_timeout(json_t *val, const char *prefix, int64_t *out, char *err, size_t errlen)
+{
+    int64_t ms = -1;
+    if (json_is_string(val)) {
+        if (duration_parse_ms(json_string_value(val), &ms) != 0)
+            ms = -1;
+    } else if (json_is_number(val)) {
+        double s = json_number_value(val);
+        if (isfinite(s) && s >= 0 && s <= (double)JOB_TIMEOUT_MAX_MS / 1000.0)
+            ms = (int64_t)llround(s * 1000.0);
+    }
+    if (ms < JOB_TIMEOUT_MIN_MS || ms > JOB_TIMEOUT_MAX_MS)
+        return errmsg_fail(err, errlen,
+                           "%stimeout: must be a duration from 10ms to 24h (\"30s\", \"250ms\", "
+                           "or a number of seconds)",
+                           prefix);
+    *out = ms;
+    return 0;
+}
+
+/* Stores val as compact JSON text in s->args. */
+static int field_args(json_t *val, struct job_spec *s, char *err, size_t errlen)
+{
+    char *text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return errmsg_fail(err, errlen, "out of memory");
+    free(s->args);
+    s->args = text;
+    s->args_len = strlen(text);
+    return 0;
 }
 
 /* Reads an integer field in [min, max]; -1 names it otherwise. */
@@ -83,10 +133,23 @@ static int field_int(json_t *val, const char *prefix, const char *name, int min,
 static int spec_from_object(json_t *obj, struct job_spec *s, const char *prefix, char *err,
                             size_t errlen)
 {
-    const char *key;
+    const char *key, *burn_only = NULL;
     json_t *val;
     json_object_foreach(obj, key, val) {
-        if (strcmp(key, "ms") == 0) {
+        if (strcmp(key, "ms") == 0 || strcmp(key, "payload") == 0)
+            burn_only = key;
+        if (strcmp(key, "task") == 0) {
+            if (!json_is_string(val) || !job_task_valid(json_string_value(val)))
+                return errmsg_fail(err, errlen, "%stask: must match [a-z0-9_.:-]{1,%d}", prefix,
+                                   JOB_TASK_MAX);
+            snprintf(s->task, sizeof s->task, "%s", json_string_value(val));
+        } else if (strcmp(key, "args") == 0) {
+            if (field_args(val, s, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "timeout") == 0) {
+            if (field_timeout(val, prefix, &s->timeout_ms, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "ms") == 0) {
             if (field_int(val, prefix, key, 0, JOB_MS_MAX, &s->ms, err, errlen) < 0)
                 return -1;
         } else if (strcmp(key, "max_attempts") == 0) {
@@ -112,10 +175,14 @@ static int spec_from_object(json_t *obj, struct job_spec *s, const char *prefix,
             snprintf(s->queue, sizeof s->queue, "%s", json_string_value(val));
         } else {
             return errmsg_fail(err, errlen,
-                               "%s%s: unknown field (allowed: ms, payload, queue, max_attempts)",
+                               "%s%s: unknown field (allowed: task, args, timeout, queue, "
+                               "max_attempts, ms, payload)",
                                prefix, key);
         }
     }
+    if (burn_only != NULL && strcmp(s->task, JOB_TASK_DEFAULT) != 0)
+        return errmsg_fail(err, errlen, "%s%s: only for task \"burn\" (pass the task's input in args)",
+                           prefix, burn_only);
     return 0;
 }
 
@@ -208,8 +275,10 @@ void job_specs_free(struct job_spec *specs, size_t n)
 {
     if (specs == NULL)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(specs[i].payload);
+        free(specs[i].args);
+    }
     free(specs);
 }
 
@@ -286,6 +355,8 @@ enum value_kind {
     V_INT,  /* integer */
     V_REAL, /* number */
     V_TIME, /* Unix microseconds shown as seconds */
+    V_SECS, /* milliseconds shown as seconds */
+    V_JSON, /* JSON text shown as its value (a string if it does not parse) */
 };
 
 /* The JSON value of one stored field, as `kind`; null when absent or not
@@ -308,15 +379,27 @@ static json_t *field_json(const char *const *f, const size_t *fl, const char *co
         return parse_double(s, len, &d) ? json_real(d) : json_null();
     case V_TIME: /* Unix microseconds -> seconds; exact to the microsecond below 2^53 us */
         return parse_i64(s, len, &i) ? json_real((double)i / 1e6) : json_null();
+    case V_SECS:
+        return parse_i64(s, len, &i) ? json_real((double)i / 1e3) : json_null();
+    case V_JSON: {
+        json_t *j = json_loadb(s, len, JSON_DECODE_ANY, NULL);
+        return j ? j : json_text(s, len);
+    }
     }
     return json_null();
 }
 
-/* {digest, iterations, cpu_ms, wall_ms} when a digest was stored, else null. */
+/* A user task's output (JSON value or string by its result_kind), else
+ * burn's {digest, iterations, cpu_ms, wall_ms} when a digest was stored,
+ * else null. */
 static json_t *result_json(const char *const *f, const size_t *fl, const char *const *v,
                            const size_t *vl, size_t n)
 {
-    size_t len;
+    size_t len, klen = 0;
+    const char *kind = pair_get(f, fl, v, vl, n, JOB_F_RESULT_KIND, &klen);
+    if (pair_get(f, fl, v, vl, n, JOB_F_RESULT, &len) != NULL)
+        return field_json(f, fl, v, vl, n, JOB_F_RESULT,
+                          kind && klen == 4 && memcmp(kind, "json", 4) == 0 ? V_JSON : V_TEXT);
     if (pair_get(f, fl, v, vl, n, JOB_F_DIGEST, &len) == NULL)
         return json_null();
     json_t *r = json_object();
@@ -346,6 +429,9 @@ json_t *job_to_json(const char *const *fields, const size_t *field_lens,
         {"id", JOB_F_ID, V_TEXT},
         {"state", JOB_F_STATE, V_TEXT},
         {"queue", JOB_F_QUEUE, V_TEXT},
+        {"task", JOB_F_TASK, V_TEXT},
+        {"args", JOB_F_ARGS, V_JSON},
+        {"timeout", JOB_F_TIMEOUT_MS, V_SECS},
         {"ms", JOB_F_MS, V_INT},
         {"max_attempts", JOB_F_MAX_ATTEMPTS, V_INT},
         {"attempts", JOB_F_ATTEMPTS, V_INT},
@@ -369,6 +455,10 @@ json_t *job_to_json(const char *const *fields, const size_t *field_lens,
     /* a job not yet started has made no attempts, even if the hash says nothing */
     if (json_is_null(json_object_get(job, "attempts")) &&
         json_object_set_new(job, "attempts", json_integer(0)) < 0)
+        goto err;
+    /* jobs made before tasks existed are burn jobs */
+    if (json_is_null(json_object_get(job, "task")) &&
+        json_object_set_new(job, "task", json_string(JOB_TASK_DEFAULT)) < 0)
         goto err;
     if (json_object_set_new(job, "result",
                             result_json(fields, field_lens, values, value_lens, npairs)) < 0 ||
@@ -434,6 +524,11 @@ int key_reaper_lock(char *buf, size_t len, const char *prefix)
 int key_queues(char *buf, size_t len, const char *prefix)
 {
     return key_build(buf, len, prefix, "queues", NULL);
+}
+
+int key_worker_record(char *buf, size_t len, const char *prefix, const char *id)
+{
+    return key_build(buf, len, prefix, "worker:", id);
 }
 
 int64_t job_now_us(void)

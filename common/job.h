@@ -15,6 +15,10 @@
 #define JOB_QUEUE_MAX 64          /* [A-Za-z0-9_.:-]{1,64}: safe inside key names and logs */
 #define JOB_BATCH_MAX 1000        /* one Redis round trip stays short */
 #define JOB_PAYLOAD_MAX (512 * 1024)
+#define JOB_TASK_MAX 64           /* [a-z0-9_.:-]{1,64}: safe in logs, env and Redis */
+#define JOB_TASK_DEFAULT "burn"   /* the built-in CPU task of the seed's experiment */
+#define JOB_TIMEOUT_MIN_MS 10     /* shorter is below the timer granularity that matters */
+#define JOB_TIMEOUT_MAX_MS (24 * 3600 * 1000LL) /* a run longer than a day is a batch system's */
 
 enum job_state {
     JOB_QUEUED,    /* in offload:q:{queue}, or moved to a wip list but not yet started */
@@ -31,21 +35,28 @@ bool job_state_terminal(enum job_state s);
 
 /* One job as submitted. */
 struct job_spec {
-    int ms;
-    char *payload;      /* owned, NUL-terminated ("" when absent) */
+    int ms;             /* burn only */
+    char *payload;      /* owned, NUL-terminated ("" when absent); burn only */
     size_t payload_len;
     char queue[JOB_QUEUE_MAX + 1];
     int max_attempts;
+    char task[JOB_TASK_MAX + 1];
+    char *args;         /* owned: compact JSON text, "" when absent (the task gets null) */
+    size_t args_len;
+    int64_t timeout_ms; /* one run's limit; 0 = the worker's --task-timeout */
 };
 
 bool job_queue_valid(const char *q);
+/* True for 1..JOB_TASK_MAX chars of [a-z0-9_.:-]. */
+bool job_task_valid(const char *t);
 
 /* Parses a POST /jobs body: one object, or an array of 1..JOB_BATCH_MAX
  * objects. An empty body is one job with every default. On success returns 0,
  * *out is a malloc'd array of *n specs (free with job_specs_free), *is_batch
  * says whether the body was an array. On failure returns -1 and err names the
  * field and the allowed range, prefixed by the index in a batch, e.g.
- * "[3].ms: must be an integer in 0..60000". Unknown fields are rejected. */
+ * "[3].ms: must be an integer in 0..60000". Unknown fields are rejected, and
+ * so are ms and payload for a task other than burn. */
 int job_parse_body(const char *buf, size_t len, struct job_spec **out, size_t *n,
                    bool *is_batch, char *err, size_t errlen);
 void job_specs_free(struct job_spec *specs, size_t n);
@@ -68,11 +79,18 @@ void job_specs_free(struct job_spec *specs, size_t n);
 #define JOB_F_WALL_MS "wall_ms"
 #define JOB_F_ERROR "error"
 #define JOB_F_NOTIFY "notify"       /* space-separated API ids to PUBLISH to when terminal */
+#define JOB_F_TASK "task"           /* absent in jobs made before tasks: burn */
+#define JOB_F_ARGS "args"           /* compact JSON text; absent = null */
+#define JOB_F_TIMEOUT_MS "timeout_ms" /* absent = the worker's --task-timeout */
+#define JOB_F_RESULT "result"       /* a user task's output: JSON text or plain text */
+#define JOB_F_RESULT_KIND "result_kind" /* "json" or "text" */
 
 /* Builds the JSON view of a job from HGETALL's flat field/value pairs:
- * {id, state, queue, ms, max_attempts, attempts, created_at, started_at,
- * finished_at (Unix seconds as numbers with µs precision, null when unset),
- * worker, result{digest,iterations,cpu_ms,wall_ms} or null, error or null}.
+ * {id, state, queue, task, args, timeout (seconds, null = the worker's
+ * default), ms, max_attempts, attempts, created_at, started_at, finished_at
+ * (Unix seconds as numbers with µs precision, null when unset), worker,
+ * result, error or null}. result is a user task's output (its JSON value, or
+ * a string), burn's {digest,iterations,cpu_ms,wall_ms}, or null.
  * Returns a new reference, or NULL on allocation failure or when the pairs
  * lack an id (an expired or unknown job). */
 json_t *job_to_json(const char *const *fields, const size_t *field_lens,
@@ -93,6 +111,8 @@ int key_dead(char *buf, size_t len, const char *prefix, const char *queue);
 int key_done_channel(char *buf, size_t len, const char *prefix, const char *api_id);
 int key_reaper_lock(char *buf, size_t len, const char *prefix);
 int key_queues(char *buf, size_t len, const char *prefix); /* set of known queue names */
+/* hash: what worker `id` serves (tasks, queues, host, pid, started_at) */
+int key_worker_record(char *buf, size_t len, const char *prefix, const char *id);
 
 /* Unix time in microseconds (CLOCK_REALTIME). */
 int64_t job_now_us(void);

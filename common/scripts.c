@@ -13,13 +13,14 @@
 
 /* The START step for an id already in worker w's wip list: a queued job
  * becomes running by w with attempts+1, and {ms, payload, attempts,
- * max_attempts} is returned; anything else (gone, cancelled, finished) is
- * dropped from the wip list and nil is returned. */
+ * max_attempts, task, args, timeout_ms, queue} is returned ('' for what the
+ * job lacks); anything else (gone, cancelled, finished) is dropped from the
+ * wip list and nil is returned. */
 #define LUA_START \
     "local function start(id, w, now)\n" \
     "  local jk = jobkey(id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'ms', 'payload', 'max_attempts', 'attempts',\n" \
-    "    'finished_at', 'error')\n" \
+    "    'finished_at', 'error', 'task', 'args', 'timeout_ms', 'queue')\n" \
     "  if f[1] ~= 'queued' then\n" \
     "    redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
     "    return nil\n" \
@@ -27,13 +28,14 @@
     "  local a = tostring(tonumber(f[5] or '0') + 1)\n" \
     "  redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
     "  if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
-    "  return {f[2], f[3] or '', a, f[4]}\n" \
+    "  return {f[2] or '', f[3] or '', a, f[4] or '1', f[8] or 'burn', f[9] or '', f[10] or '',\n" \
+    "    f[11] or ''}\n" \
     "end\n"
 
 /* Takes the next queued job for worker w from the queues named in
  * ARGV[first..]: LMOVE into its wip list (reliable fetch), then the START
  * step. Ids of jobs cancelled or gone meanwhile are dropped on the way.
- * Returns {id, ms, payload, attempts, max_attempts}, or nil. */
+ * Returns {id} followed by START's fields, or nil. */
 #define LUA_TAKE LUA_START \
     "local function take(w, now, first)\n" \
     "  local wip = P .. 'wip:' .. w\n" \
@@ -42,49 +44,73 @@
     "      local id = redis.call('LMOVE', P .. 'q:' .. ARGV[i], wip, 'RIGHT', 'LEFT')\n" \
     "      if not id then break end\n" \
     "      local s = start(id, w, now)\n" \
-    "      if s then return {id, s[1], s[2], s[3], s[4]} end\n" \
+    "      if s then table.insert(s, 1, id); return s end\n" \
     "    end\n" \
     "  end\n" \
     "  return nil\n" \
     "end\n"
 
-/* The FINISH step as a function: 1 stored, 0 ignored (already terminal). */
+/* The FINISH step as a function: 1 stored, 0 ignored (already terminal).
+ * st is done, failed, or retry: a run that ended like a crash (no handler,
+ * a coprocess that died), which puts the job at the back of its queue while
+ * attempts remain and makes it dead after the last. Empty arguments store
+ * nothing: digest..wall are burn's, res/rkind a user task's output. */
 #define LUA_FINISH \
-    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err)\n" \
+    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
-    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify')\n" \
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts')\n" \
     "  local cur = f[1]\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n" \
     "  if cur == 'queued' then redis.call('LREM', P .. 'q:' .. f[2], 0, id) end\n" \
-    "  if err ~= '' then\n" \
-    "    redis.call('HSET', jk, 'state', st, 'finished_at', now, 'worker', w, 'digest', digest,\n" \
-    "      'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall, 'error', err)\n" \
-    "  else\n" \
-    "    redis.call('HSET', jk, 'state', st, 'finished_at', now, 'worker', w, 'digest', digest,\n" \
-    "      'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall)\n" \
+    "  if st == 'retry' then\n" \
+    "    local a, m = f[4] or '0', f[5] or '1'\n" \
+    "    if tonumber(a) < tonumber(m) then\n" \
+    "      redis.call('HSET', jk, 'state', 'queued', 'error', err)\n" \
+    "      redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
+    "      return 1\n" \
+    "    end\n" \
+    "    st = 'dead'\n" \
+    "    err = err .. ' (attempt ' .. a .. ' of ' .. m .. ')'\n" \
+    "    redis.call('LPUSH', P .. 'dead:' .. f[2], id)\n" \
     "  end\n" \
+    "  local h = {'state', st, 'finished_at', now, 'worker', w}\n" \
+    "  if digest ~= '' then\n" \
+    "    for _, v in ipairs({'digest', digest, 'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall}) do\n" \
+    "      h[#h + 1] = v end\n" \
+    "  end\n" \
+    "  if err ~= '' then h[#h + 1] = 'error'; h[#h + 1] = err end\n" \
+    "  if res ~= '' then\n" \
+    "    h[#h + 1] = 'result'; h[#h + 1] = res; h[#h + 1] = 'result_kind'; h[#h + 1] = rkind\n" \
+    "  end\n" \
+    "  redis.call('HSET', jk, unpack(h))\n" \
     "  redis.call('EXPIRE', jk, ttl)\n" \
     "  publish(f[3], id)\n" \
     "  return 1\n" \
     "end\n"
 
+/* ARGV: prefix, max queue length, now, n, then per job (ENQUEUE_STRIDE):
+ * id, queue, ms, payload, max_attempts, notify, task, args, timeout_ms.
+ * Empty optional values are not stored. */
 static const char enqueue_lua[] = LUA_PRELUDE
     "local maxq, now, n = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
     "local want = {}\n"
-    "for i = 0, n - 1 do local q = ARGV[5 + i * 6 + 1]; want[q] = (want[q] or 0) + 1 end\n"
+    "for i = 0, n - 1 do local q = ARGV[5 + i * 9 + 1]; want[q] = (want[q] or 0) + 1 end\n"
     "for q, c in pairs(want) do\n"
     "  if redis.call('LLEN', P .. 'q:' .. q) + c > maxq then\n"
     "    return redis.error_reply('FULL ' .. q) end\n"
     "end\n"
+    "local opt = {[2] = 'ms', [3] = 'payload', [5] = 'notify', [7] = 'args', [8] = 'timeout_ms'}\n"
     "for i = 0, n - 1 do\n"
-    "  local b = 5 + i * 6\n"
+    "  local b = 5 + i * 9\n"
     "  local id, q = ARGV[b], ARGV[b + 1]\n"
-    "  local jk = jobkey(id)\n"
-    "  redis.call('HSET', jk, 'id', id, 'state', 'queued', 'queue', q, 'ms', ARGV[b + 2],\n"
-    "    'payload', ARGV[b + 3], 'max_attempts', ARGV[b + 4], 'attempts', '0',\n"
-    "    'created_at', now)\n"
-    "  if ARGV[b + 5] ~= '' then redis.call('HSET', jk, 'notify', ARGV[b + 5]) end\n"
+    "  local h = {'id', id, 'state', 'queued', 'queue', q, 'task', ARGV[b + 6],\n"
+    "    'max_attempts', ARGV[b + 4], 'attempts', '0', 'created_at', now}\n"
+    "  for k = 2, 8 do\n"
+    "    local name, v = opt[k], ARGV[b + k]\n"
+    "    if name and v ~= '' then h[#h + 1] = name; h[#h + 1] = v end\n"
+    "  end\n"
+    "  redis.call('HSET', jobkey(id), unpack(h))\n"
     "  redis.call('LPUSH', P .. 'q:' .. q, id)\n"
     "  redis.call('SADD', P .. 'queues', q)\n"
     "end\n"
@@ -122,17 +148,18 @@ static const char start_lua[] = LUA_PRELUDE LUA_START
 
 static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
     "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
-    "  ARGV[9], ARGV[10], ARGV[11])\n";
+    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])\n";
 
 static const char take_lua[] = LUA_PRELUDE LUA_TAKE
     "return take(ARGV[2], ARGV[3], 4)\n";
 
 static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
     "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7],\n"
-    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11])\n"
-    "local nxt = take(ARGV[3], ARGV[4], 12)\n"
+    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])\n"
+    "local nxt = take(ARGV[3], ARGV[4], 14)\n"
     "if not nxt then return {done} end\n"
-    "return {done, nxt[1], nxt[2], nxt[3], nxt[4], nxt[5]}\n";
+    "table.insert(nxt, 1, done)\n"
+    "return nxt\n";
 
 static const char recover_lua[] = LUA_PRELUDE
     "local w, now, ttl, maxhb, reason = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
@@ -161,6 +188,7 @@ static const char recover_lua[] = LUA_PRELUDE
     "  end\n"
     "end\n"
     "redis.call('ZREM', P .. 'workers', w)\n"
+    "redis.call('DEL', P .. 'worker:' .. w)\n"
     "return {requeued, dead}\n";
 
 static const char queues_lua[] = LUA_PRELUDE

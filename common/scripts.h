@@ -6,9 +6,15 @@
  * Keys are built inside the scripts from the prefix (standalone Redis only). */
 #include <stddef.h>
 
+#define SCRIPT_ENQUEUE_STRIDE 9 /* values per job after SCRIPT_ENQUEUE's first four */
+#define SCRIPT_START_FIELDS 8   /* elements of SCRIPT_START's reply */
+#define SCRIPT_FINISH_ARGC 13   /* SCRIPT_FINISH's arguments */
+
 enum script_id {
-    /* ARGV: prefix, max_queue, now_us, n, then n × (id, queue, ms, payload,
-     * max_attempts, notify). Creates every job hash and LPUSHes every id, or
+    /* ARGV: prefix, max_queue, now_us, n, then n × SCRIPT_ENQUEUE_STRIDE
+     * values (id, queue, ms, payload, max_attempts, notify, task, args,
+     * timeout_ms; empty ms, payload, notify, args, timeout_ms are not
+     * stored). Creates every job hash and LPUSHes every id, or
      * none: replies the integer n, or the error "FULL <queue>" when a queue
      * would pass max_queue. */
     SCRIPT_ENQUEUE,
@@ -19,13 +25,16 @@ enum script_id {
      * the job is terminal; replies HGETALL of the job (empty when unknown). */
     SCRIPT_WATCH,
     /* ARGV: prefix, id, worker_id, now_us. Marks a queued job running by
-     * this worker, attempts+1; replies {ms, payload, attempts, max_attempts}.
+     * this worker, attempts+1; replies {ms, payload, attempts, max_attempts,
+     * task, args, timeout_ms, queue} ('' where the job has none).
      * A job that is gone, cancelled or terminal is dropped from the worker's
      * wip list and nil is replied: skip it. */
     SCRIPT_START,
-    /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed),
-     * digest, iterations, cpu_ms, wall_ms, error. Stores the result, sets the
-     * TTL, LREMs the id from the worker's wip list (and from its queue, if a
+    /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry),
+     * digest, iterations, cpu_ms, wall_ms, error, result, result_kind
+     * (SCRIPT_FINISH_ARGC in all; empty values are not stored). retry: a run
+     * that ended like a crash goes to the back of its queue while attempts
+     * remain, else dead:{queue}. Stores the result, sets the TTL, LREMs the id from the worker's wip list (and from its queue, if a
      * recovery had put it back), PUBLISHes the id to every notify channel.
      * Replies 1, or 0 when the job was already terminal (result ignored). */
     SCRIPT_FINISH,
@@ -42,13 +51,12 @@ enum script_id {
     /* ARGV: prefix, worker_id, now_us, queue names in priority order.
      * Reliable fetch and START in one step, without blocking: LMOVE from the
      * first non-empty queue into the worker's wip list and mark the job
-     * running. Replies {id, ms, payload, attempts, max_attempts}, or nil when
+     * running. Replies {id} + SCRIPT_START's reply, or nil when
      * every queue is empty (then BLMOVE + SCRIPT_START). */
     SCRIPT_TAKE,
-    /* ARGV: SCRIPT_FINISH's eleven, then queue names in priority order.
+    /* ARGV: SCRIPT_FINISH's, then queue names in priority order.
      * FINISH, then TAKE in the same step: one round trip per job while the
-     * queues are busy. Replies {finished (1|0)} or {finished, id, ms,
-     * payload, attempts, max_attempts}. */
+     * queues are busy. Replies {finished (1|0)} or {finished} + TAKE's. */
     SCRIPT_FINISH_TAKE,
     SCRIPT_COUNT
 };

@@ -80,6 +80,12 @@ uint64_t task_digest(const void *payload, size_t len, uint64_t iterations)
 void task_run(int ms, enum task_clock clock, const void *payload, size_t len,
               struct task_result *out)
 {
+    task_run_cancellable(ms, clock, payload, len, NULL, out);
+}
+
+void task_run_cancellable(int ms, enum task_clock clock, const void *payload, size_t len,
+                          const atomic_int *cancel, struct task_result *out)
+{
     clockid_t id = clock == TASK_CLOCK_WALL ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
     int64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     int64_t wall0 = clock_ns(CLOCK_MONOTONIC);
@@ -90,7 +96,8 @@ void task_run(int ms, enum task_clock clock, const void *payload, size_t len,
     while (ms > 0) {
         x = task_rounds(x, TASK_CHUNK);
         n += TASK_CHUNK;
-        if (clock_ns(id) >= deadline)
+        if (clock_ns(id) >= deadline ||
+            (cancel && atomic_load_explicit(cancel, memory_order_relaxed)))
             break;
     }
     out->digest = x;

@@ -2,6 +2,7 @@
 #define OFFLOAD_TASK_H
 /* The CPU task: real arithmetic (an iterated 64-bit mix seeded by the
  * payload) until `ms` milliseconds have passed on the chosen clock. */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ const char *task_clock_name(enum task_clock c);
 /* Runs the task on the calling thread. ms == 0 does one round of iterations. */
 void task_run(int ms, enum task_clock clock, const void *payload, size_t len,
               struct task_result *out);
+/* task_run that also returns early, within one chunk (tens of µs), once
+ * *cancel (may be NULL) turns non-zero. */
+void task_run_cancellable(int ms, enum task_clock clock, const void *payload, size_t len,
+                          const atomic_int *cancel, struct task_result *out);
 /* The digest of `iterations` rounds over payload; pure function, so
  * task_digest(p, n, r.iterations) == r.digest for any run r over p. */
 uint64_t task_digest(const void *payload, size_t len, uint64_t iterations);

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Checks that every build and test dependency is present. As root on Debian it
 # installs what is missing; otherwise it names the one command to run.
+# python3 runs the integration tests' serve: coprocess (tests/fixtures/coproc.py).
 # `deps.sh bench` also wants what make bench and make demo use (wrk, python3, bc).
 set -eu
-PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl"
+PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl python3"
 if [ "${1:-}" = bench ]; then
-  PKGS="$PKGS wrk python3 bc"
+  PKGS="$PKGS wrk bc"
 fi
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
@@ -17,8 +18,9 @@ fi
 command -v redis-server >/dev/null 2>&1 || missing="${missing:-redis-server}"
 command -v cc >/dev/null 2>&1 || missing="${missing:-cc}"
 command -v curl >/dev/null 2>&1 || missing="${missing:-curl}"
+command -v python3 >/dev/null 2>&1 || missing="${missing:-python3}"
 if [ "${1:-}" = bench ]; then
-  for cmd in wrk python3 bc; do
+  for cmd in wrk bc; do
     command -v "$cmd" >/dev/null 2>&1 || missing="${missing:-$cmd}"
   done
 fi

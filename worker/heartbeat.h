@@ -10,7 +10,7 @@
 
 #include "worker/reaper.h"
 #include "worker/redis_conn.h"
-#include "worker/worker.h"
+#include "worker/settings.h"
 
 struct heartbeat {
     const struct worker_config *cfg; /* borrowed */

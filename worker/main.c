@@ -48,6 +48,9 @@ int main(int argc, char **argv)
     long procs = 1, task_nice = 0;
     cfg.lease_ms = 10000;
     cfg.heartbeat_ms = 1000;
+    cfg.task_timeout_ms = 60000;
+    cfg.kill_grace_ms = 2000;
+    long max_result = 1 << 20;
     int64_t ttl_ms = 3600 * 1000;
     const struct opt opts[] = {
         {"redis", 0, "REDIS_URL", OPT_STR, &redis, 0, 0,
@@ -65,6 +68,16 @@ int main(int argc, char **argv)
         {"task-nice", 0, "WORKER_TASK_NICE", OPT_INT, &task_nice, 0, 19,
          "niceness of the task threads; 10 makes the CPU work yield to an API, Redis and this worker's "
          "heartbeat on the same machine (0: equal rank)"},
+        {"task", 0, "WORKER_TASKS", OPT_LIST, &cfg.tasks, 0, 0,
+         "NAME=KIND:SPEC, repeatable: exec:CMD ARG... (a process per job), serve:CMD ARG... "
+         "(a JSON-lines coprocess), plugin:FILE.so (C, in process), burn (built in, always there); "
+         "the variable holds one per line"},
+        {"task-timeout", 0, "WORKER_TASK_TIMEOUT", OPT_DURATION, &cfg.task_timeout_ms, 10, 24 * 3600 * 1000.0,
+         "a run's limit when its job names no timeout; past it the run is stopped and fails (60s)"},
+        {"kill-grace", 0, "WORKER_KILL_GRACE", OPT_DURATION, &cfg.kill_grace_ms, 0, 3600 * 1000.0,
+         "a stopped task process gets SIGTERM, then SIGKILL after this (2s)"},
+        {"max-result", 0, "WORKER_MAX_RESULT", OPT_INT, &max_result, 1, 512 * 1024 * 1024.0,
+         "bytes of output a run may produce; more fails the run (1048576)"},
         {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &ttl_ms, 1000, 365 * 24 * 3600 * 1000.0,
          "how long finished jobs stay readable (3600s)"},
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &prefix, 0, 0, "Redis key prefix (offload:)"},
@@ -73,7 +86,8 @@ int main(int argc, char **argv)
     };
     const struct config_spec spec = {
         "worker", "worker [flags]",
-        "Runs CPU jobs from Redis queues: reliable fetch, heartbeat, recovery of dead workers.",
+        "Runs jobs from Redis queues through their tasks' handlers: reliable fetch, heartbeat, "
+        "recovery of dead workers.",
         opts, sizeof opts / sizeof opts[0], false,
     };
     char err[URL_PATH_MAX + 256];
@@ -93,6 +107,7 @@ int main(int argc, char **argv)
         return usage_error(err);
     }
     cfg.task_nice = (int)task_nice;
+    cfg.max_result = (size_t)max_result;
     if (task_clock_parse(clock, &cfg.clock) != 0)
         return usage_error("--task-clock: must be cpu or wall");
     int plen = snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);
@@ -110,7 +125,9 @@ int main(int argc, char **argv)
         log_error("cannot install signal handlers", NULL);
         return 1;
     }
-    if (procs > 1) {
+    /* A plugin that crashes takes its process down: run supervised, so one
+     * comes back (and the job is recovered as after kill -9). */
+    if (procs > 1 || worker_config_has_plugin(&cfg)) {
         int slot = 0;
         int rv = supervisor_run((int)procs, &stop_requests, &slot);
         if (rv != SUPERVISOR_CHILD)

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "worker/redis_conn.h"
-#include "worker/worker.h"
+#include "worker/settings.h"
 
 #define REAPER_GRACE_MS 250     /* a heartbeat may be this late before we look at CLIENT LIST */
 #define REAPER_SCAN_EVERY_MS 60000 /* orphaned wip lists are rare, and a SCAN walks every key: once a minute */

@@ -1,17 +1,15 @@
 #include "worker/worker.h"
 
-#include <ctype.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
+#include "worker/handler.h"
 #include "worker/heartbeat.h"
 #include "worker/redis_conn.h"
 #include "worker/wclock.h"
@@ -20,160 +18,12 @@
 #define MAIN_COMMAND_TIMEOUT_MS 5000
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
 #define FETCH_BLOCK_S "1"
-#define TASK_INLINE_MAX_MS 20      /* shorter tasks run on the main thread: a second SIGTERM waits for them */
-#define TASK_POLL_MS 50
 #define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
 #define REASON_SHUTDOWN "worker shutdown"
 #define REASON_RESTART "worker restarted"
 #define REASON_RECONNECT "redis connection lost"
-
-bool worker_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > WORKER_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)id[i]) && !strchr("_.:-", id[i]))
-            return false;
-    return true;
-}
-
-int worker_id_default(char *buf, size_t len)
-{
-    char host[WORKER_ID_MAX + 1] = "worker";
-    char rnd[JOBID_LEN + 1];
-    if (jobid_new(rnd) != 0)
-        return -1;
-    if (gethostname(host, sizeof host) != 0)
-        snprintf(host, sizeof host, "worker");
-    host[sizeof host - 1] = '\0';
-    host[WORKER_ID_MAX - 20] = '\0'; /* room for "-<pid>-<hex>" */
-    for (char *p = host; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
-            *p = '-';
-    int n = snprintf(buf, len, "%s-%ld-%.4s", host[0] ? host : "worker", (long)getpid(), rnd);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-int worker_client_name(char *buf, size_t len, const char *prefix, const char *id)
-{
-    int n = snprintf(buf, len, "%sworker:%s", prefix, id);
-    return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
-int worker_queues_parse(struct worker_config *cfg, const char *list, char *err, size_t errlen)
-{
-    int n = snprintf(cfg->queue_buf, sizeof cfg->queue_buf, "%s", list);
-    if (n < 0 || (size_t)n >= sizeof cfg->queue_buf) {
-        snprintf(err, errlen, "--queues: list too long");
-        return -1;
-    }
-    cfg->nqueues = 0;
-    char *save = NULL;
-    /* strtok_r would skip empty entries; walk the commas by hand to reject them. */
-    for (char *q = cfg->queue_buf;; q = save + 1) {
-        save = strchr(q, ',');
-        if (save)
-            *save = '\0';
-        if (!job_queue_valid(q)) {
-            snprintf(err, errlen,
-                     "--queues: invalid queue name \"%s\" (want [A-Za-z0-9_.:-]{1,%d})", q,
-                     JOB_QUEUE_MAX);
-            return -1;
-        }
-        if (cfg->nqueues == WORKER_QUEUES_MAX) {
-            snprintf(err, errlen, "--queues: more than %d queues", WORKER_QUEUES_MAX);
-            return -1;
-        }
-        cfg->queues[cfg->nqueues++] = q;
-        if (!save)
-            break;
-    }
-    return 0;
-}
-
-/* ---- the task thread ---------------------------------------------------- */
-
-/* One task run, shared by the worker thread and the task thread. Each holds a
- * reference; whoever drops the last one frees it, so a worker that abandons a
- * task (second SIGTERM) can return while the task thread still reads it. */
-struct task_ctx {
-    pthread_mutex_t mu;
-    pthread_cond_t done_cv;
-    int refs;
-    bool done;
-    int ms;
-    int nice;
-    enum task_clock clock;
-    char *payload; /* owned */
-    size_t len;
-    struct task_result result;
-};
-
-/* Returns a context holding a copy of payload with two references, or NULL. */
-static struct task_ctx *task_ctx_new(int ms, int nice, enum task_clock clock, const char *payload,
-                                     size_t len)
-{
-    struct task_ctx *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->payload = malloc(len + 1);
-    if (!t->payload)
-        goto err;
-    memcpy(t->payload, payload, len);
-    t->payload[len] = '\0';
-    if (pthread_mutex_init(&t->mu, NULL) != 0)
-        goto err;
-    if (wclock_cond_init(&t->done_cv) != 0) {
-        pthread_mutex_destroy(&t->mu);
-        goto err;
-    }
-    t->refs = 2;
-    t->ms = ms;
-    t->nice = nice;
-    t->clock = clock;
-    t->len = len;
-    return t;
-err:
-    free(t->payload);
-    free(t);
-    return NULL;
-}
-
-/* Drops one reference; the last frees everything. */
-static void task_ctx_unref(struct task_ctx *t)
-{
-    pthread_mutex_lock(&t->mu);
-    int left = --t->refs;
-    pthread_mutex_unlock(&t->mu);
-    if (left > 0)
-        return;
-    pthread_cond_destroy(&t->done_cv);
-    pthread_mutex_destroy(&t->mu);
-    free(t->payload);
-    free(t);
-}
-
-static void *task_thread(void *arg)
-{
-    struct task_ctx *t = arg;
-    struct task_result r;
-    /* Linux nice is per thread: only the task yields, never the heartbeat.
-     * Raising one's own niceness needs no privilege; should it fail, the
-     * task merely runs at the worker's rank. */
-    if (t->nice > 0)
-        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), t->nice);
-    task_run(t->ms, t->clock, t->payload, t->len, &r);
-    pthread_mutex_lock(&t->mu);
-    t->result = r;
-    t->done = true;
-    pthread_cond_signal(&t->done_cv);
-    pthread_mutex_unlock(&t->mu);
-    task_ctx_unref(t);
-    return NULL;
-}
 
 /* ---- the worker --------------------------------------------------------- */
 
@@ -182,11 +32,14 @@ struct worker {
     volatile sig_atomic_t *stops;  /* SIGTERM/SIGINT count, written by the signal handler */
     struct redis_conn conn;        /* fetch, start, finish: this thread only */
     struct heartbeat hb;
+    struct handlers *handlers;     /* what runs each task */
     char wip[WORKER_KEY_MAX];
+    char record[WORKER_KEY_MAX];   /* <prefix>worker:<id>: what this worker serves */
     char workers[WORKER_KEY_MAX];
     char qkeys[WORKER_QUEUES_MAX][WORKER_KEY_MAX];
     bool holding;                  /* a fetched job is in hand: don't recover our wip list */
     bool wip_dirty;                /* a FINISH_TAKE broke: our wip list may hold an unseen job */
+    struct task_outcome outcome;   /* the last run's (its result buffer is reused) */
     unsigned long jobs;            /* jobs finished */
     unsigned long summary_jobs;    /* w->jobs at the last summary line */
     int64_t summary_at_ms;
@@ -196,7 +49,7 @@ struct worker {
 enum job_outcome {
     JOB_HANDLED,   /* finished and reported, skipped, or left for recovery: fetch the next */
     JOB_ABANDONED, /* second stop while it ran: the caller puts it back and stops */
-    JOB_FATAL,     /* out of memory or threads: the caller stops with status 1 */
+    JOB_FATAL,     /* reported, but this process must go (a plugin run that would not stop) */
 };
 
 static bool stop_requested(void *arg)
@@ -233,6 +86,19 @@ static int recover_self(struct worker *w, const char *reason)
     return 0;
 }
 
+/* "high,default,low" from cfg->queues, for the start-up log line. */
+static void queues_join(const struct worker_config *cfg, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < cfg->nqueues && o < len; i++) {
+        int n = snprintf(buf + o, len - o, "%s%s", i ? "," : "", cfg->queues[i]);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+}
+
 /* After every (re)connect: hand back whatever a lost BLMOVE or SCRIPT_START
  * left in our wip list (unless we hold that job and will finish it), then
  * register. Returns 0, or -1 when the connection broke again. */
@@ -248,10 +114,18 @@ static int worker_on_connect(struct worker *w)
             recover_self(w, w->conn.connects > 1 ? REASON_RECONNECT : REASON_RESTART) != 0)
             return -1;
     }
-    char score[24];
+    char score[24], host[256] = "", queues[WORKER_QUEUES_BUF];
     snprintf(score, sizeof score, "%" PRId64, job_now_us() / 1000);
     redisReply *reply =
         redis_conn_command(&w->conn, "ZADD %s %s %s", w->workers, score, w->cfg->id);
+    if (!reply)
+        return -1;
+    freeReplyObject(reply);
+    (void)gethostname(host, sizeof host - 1);
+    queues_join(w->cfg, queues, sizeof queues);
+    reply = redis_conn_command(&w->conn, "HSET %s tasks %s queues %s host %s pid %ld started_at %" PRId64,
+                               w->record, handlers_names(w->handlers), queues, host, (long)getpid(),
+                               job_now_us());
     if (!reply)
         return -1;
     freeReplyObject(reply);
@@ -271,55 +145,42 @@ static int worker_ensure(struct worker *w, redis_conn_stop_fn stop)
     }
 }
 
-/* A job in hand: taken into our wip list and marked running. */
+/* A job in hand: taken into our wip list and marked running. Its fields
+ * point into the reply that brought it (no copies: thousands a second). */
 struct held_job {
-    char *id;      /* owned; NULL when nothing is held */
-    char *ms;      /* owned */
-    char *payload; /* owned */
-    size_t len;
-    char attempt[24];
-    char max_attempts[24];
+    redisReply *reply;  /* owned; NULL when nothing is held */
+    redisReply **f;     /* SCRIPT_START's SCRIPT_START_FIELDS fields, inside reply */
+    char id[JOBID_LEN + 64];
 };
+
+/* Where each of SCRIPT_START's fields is. */
+enum { F_MS, F_PAYLOAD, F_ATTEMPTS, F_MAX_ATTEMPTS, F_TASK, F_ARGS, F_TIMEOUT_MS, F_QUEUE };
 
 static void held_clear(struct held_job *h)
 {
-    free(h->id);
-    free(h->ms);
-    free(h->payload);
+    if (h->reply)
+        freeReplyObject(h->reply);
     memset(h, 0, sizeof *h);
 }
 
-static char *reply_strdup(const redisReply *r, size_t *len)
-{
-    const char *s = r->type == REDIS_REPLY_STRING ? r->str : "";
-    size_t n = r->type == REDIS_REPLY_STRING ? r->len : 0;
-    char *out = malloc(n + 1);
-    if (out) {
-        memcpy(out, s, n);
-        out[n] = '\0';
-    }
-    if (len)
-        *len = n;
-    return out;
-}
-
-/* Fills h from {id, ms, payload, attempts, max_attempts}. Returns 0, or -1 on
- * a malformed reply or out of memory (h is left empty). */
-static int held_from(struct held_job *h, redisReply **f)
+/* Takes reply as the held job, whose id is `id` (or f[-1] when NULL) and
+ * whose START fields begin at f. Returns 0, or -1 on a malformed reply (it
+ * is freed; h is left empty). */
+static int held_take(struct held_job *h, redisReply *reply, const char *id, redisReply **f)
 {
     held_clear(h);
-    if (f[0]->type != REDIS_REPLY_STRING)
-        return -1;
-    h->id = reply_strdup(f[0], NULL);
-    h->ms = reply_strdup(f[1], NULL);
-    h->payload = reply_strdup(f[2], &h->len);
-    if (!h->id || !h->ms || !h->payload) {
-        held_clear(h);
+    bool ok = true;
+    for (int i = 0; i < SCRIPT_START_FIELDS; i++)
+        ok = ok && f[i]->type == REDIS_REPLY_STRING;
+    if (!id)
+        ok = ok && f[-1]->type == REDIS_REPLY_STRING;
+    if (!ok) {
+        freeReplyObject(reply);
         return -1;
     }
-    snprintf(h->attempt, sizeof h->attempt, "%s", f[3]->type == REDIS_REPLY_STRING ? f[3]->str : "?");
-    snprintf(h->max_attempts, sizeof h->max_attempts, "%s",
-             f[4]->type == REDIS_REPLY_STRING ? f[4]->str : "?");
+    snprintf(h->id, sizeof h->id, "%s", id ? id : f[-1]->str);
+    h->f = f;
+    h->reply = reply;
     return 0;
 }
 
@@ -345,16 +206,15 @@ static int worker_take(struct worker *w, struct held_job *h)
     redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_TAKE, argc, argv, NULL);
     if (!reply)
         return -1;
-    int rv = 0;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 5) {
-        rv = held_from(h, reply->element) == 0 ? 1 : 0;
-    } else if (reply->type == REDIS_REPLY_ERROR) {
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 + SCRIPT_START_FIELDS)
+        return held_take(h, reply, NULL, reply->element + 1) == 0 ? 1 : 0;
+    if (reply->type == REDIS_REPLY_ERROR) {
         char q[256];
         log_error("take script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
         wclock_sleep_ms(ERROR_PAUSE_MS);
     }
     freeReplyObject(reply);
-    return rv;
+    return 0;
 }
 
 /* Every queue was empty: BLMOVE on the highest-priority one for up to
@@ -389,11 +249,9 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
         return -1;
     }
     int rv = 0;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
-        redisReply idr = {.type = REDIS_REPLY_STRING, .str = id, .len = strlen(id)};
-        redisReply *f[5] = {&idr, reply->element[0], reply->element[1], reply->element[2],
-                            reply->element[3]};
-        rv = held_from(h, f) == 0 ? 1 : 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == SCRIPT_START_FIELDS) {
+        rv = held_take(h, reply, id, reply->element) == 0 ? 1 : 0;
+        reply = NULL; /* h owns it now, or it was freed */
     } else if (reply->type == REDIS_REPLY_NIL) {
         log_debug("job skipped: gone, cancelled or finished", "id=%s", id);
     } else {
@@ -404,28 +262,51 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
     }
     if (rv != 1)
         w->holding = false;
-    freeReplyObject(reply);
+    if (reply)
+        freeReplyObject(reply);
     return rv;
 }
 
-/* Reports a result. While no stop was asked for and `next` is given, the
- * report also takes the next job (SCRIPT_FINISH_TAKE: one round trip per
+/* The state SCRIPT_FINISH stores for a run's end. */
+static const char *finish_state(enum run_end end)
+{
+    switch (end) {
+    case RUN_DONE:
+        return "done";
+    case RUN_RETRY:
+        return "retry";
+    case RUN_FAILED:
+    case RUN_ABANDONED:
+        break;
+    }
+    return "failed";
+}
+
+/* Reports a run's outcome. While no stop was asked for and `next` is given,
+ * the report also takes the next job (SCRIPT_FINISH_TAKE: one round trip per
  * job); *next is filled when one came. If that round trip breaks, the result
  * is reported again with plain SCRIPT_FINISH, retried across reconnects until
  * Redis has it (a result is never dropped while the process lives, unless a
  * second stop says give up), and w->wip_dirty says a job may have been taken
  * unseen. Returns 0 reported, -1 given up. */
-static int worker_finish(struct worker *w, const char *id, const char *state,
-                         const struct task_result *r, const char *error, struct held_job *next)
+static int worker_finish(struct worker *w, const char *id, const struct task_outcome *o,
+                         struct held_job *next)
 {
-    char ttl[24], digest[24], iters[24], cpu[32], wall[32], now[24];
-    const char *argv[11 + WORKER_QUEUES_MAX];
+    enum { ARGC = SCRIPT_FINISH_ARGC };
+    char ttl[24], digest[24] = "", iters[24] = "", cpu[32] = "", wall[32] = "", now[24];
+    const char *argv[ARGC + WORKER_QUEUES_MAX];
+    size_t lens[ARGC + WORKER_QUEUES_MAX];
+    const char *state = finish_state(o->end);
     snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
-    snprintf(digest, sizeof digest, "%016" PRIx64, r->digest);
-    snprintf(iters, sizeof iters, "%" PRIu64, r->iterations);
-    snprintf(cpu, sizeof cpu, "%.3f", r->cpu_ms);
-    snprintf(wall, sizeof wall, "%.3f", r->wall_ms);
-    const char *fixed[] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state, digest, iters, cpu, wall, error};
+    if (o->has_burn) {
+        snprintf(digest, sizeof digest, "%016" PRIx64, o->burn.digest);
+        snprintf(iters, sizeof iters, "%" PRIu64, o->burn.iterations);
+        snprintf(cpu, sizeof cpu, "%.3f", o->burn.cpu_ms);
+        snprintf(wall, sizeof wall, "%.3f", o->burn.wall_ms);
+    }
+    const char *error = o->end == RUN_DONE ? "" : o->error;
+    const char *fixed[ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state, digest, iters, cpu, wall,
+                               error, o->result ? o->result : "", o->result_json ? "json" : "text"};
     memcpy(argv, fixed, sizeof fixed);
     bool take = next != NULL && *w->stops == 0;
     for (;;) {
@@ -434,8 +315,10 @@ static int worker_finish(struct worker *w, const char *id, const char *state,
             return -1;
         }
         snprintf(now, sizeof now, "%" PRId64, job_now_us());
-        redisReply *reply = take ? redis_conn_eval(&w->conn, SCRIPT_FINISH_TAKE, queue_args(w, argv, 11), argv, NULL)
-                                 : redis_conn_eval(&w->conn, SCRIPT_FINISH, 11, argv, NULL);
+        int argc = take ? queue_args(w, argv, ARGC) : ARGC;
+        for (int i = 0; i < argc; i++)
+            lens[i] = i == 11 ? o->result_len : strlen(argv[i]);
+        redisReply *reply = redis_conn_eval(&w->conn, take ? SCRIPT_FINISH_TAKE : SCRIPT_FINISH, argc, argv, lens);
         if (!reply) {
             if (take)
                 w->wip_dirty = true;
@@ -450,58 +333,20 @@ static int worker_finish(struct worker *w, const char *id, const char *state,
                  reply->element[0]->type == REDIS_REPLY_INTEGER)
             done = reply->element[0]->integer;
         if (done == 1)
-            log_debug("job finished", "id=%s state=%s cpu_ms=%s wall_ms=%s iterations=%s", id,
-                     state, cpu, wall, iters);
+            log_debug("job finished", "id=%s state=%s", id, state);
         else if (done == 0)
             log_warn("result ignored: job already terminal or gone", "id=%s", id);
         else
             log_error("finish script failed", "id=%s err=%s", id,
                       redis_conn_reply_err(reply, q, sizeof q));
-        if (take && reply->type == REDIS_REPLY_ARRAY && reply->elements == 6 &&
-            held_from(next, reply->element + 1) != 0)
-            w->wip_dirty = true; /* out of memory: let the recovery hand it back */
+        if (take && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 + SCRIPT_START_FIELDS) {
+            if (held_take(next, reply, NULL, reply->element + 2) != 0)
+                w->wip_dirty = true; /* malformed: let the recovery hand it back */
+            return 0;
+        }
         freeReplyObject(reply);
         return 0;
     }
-}
-
-/* Runs the task on its own thread and waits for it, or for a second stop.
- * Returns 0 with *out filled, 1 when abandoned, -1 when no thread could run. */
-static int worker_run_task(struct worker *w, int ms, const char *payload, size_t len,
-                           struct task_result *out)
-{
-    if (ms <= TASK_INLINE_MAX_MS) {
-        /* too short to be worth a thread (or to abandon): run it here */
-        task_run(ms, w->cfg->clock, payload, len, out);
-        return 0;
-    }
-    struct task_ctx *t = task_ctx_new(ms, w->cfg->task_nice, w->cfg->clock, payload, len);
-    if (!t)
-        return -1;
-    pthread_attr_t attr;
-    pthread_t th;
-    if (pthread_attr_init(&attr) != 0)
-        goto err;
-    int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                  pthread_create(&th, &attr, task_thread, t) == 0;
-    pthread_attr_destroy(&attr);
-    if (!created)
-        goto err;
-    pthread_mutex_lock(&t->mu);
-    while (!t->done && *w->stops < 2) {
-        struct timespec ts = wclock_deadline(TASK_POLL_MS);
-        pthread_cond_timedwait(&t->done_cv, &t->mu, &ts);
-    }
-    bool done = t->done;
-    if (done)
-        *out = t->result;
-    pthread_mutex_unlock(&t->mu);
-    task_ctx_unref(t);
-    return done ? 0 : 1;
-err:
-    task_ctx_unref(t); /* the thread's reference */
-    task_ctx_unref(t);
-    return -1;
 }
 
 /* One info line per SUMMARY_EVERY_MS with the jobs done meanwhile (each job
@@ -521,32 +366,49 @@ static void worker_summary(struct worker *w, bool force)
     w->summary_jobs = w->jobs;
 }
 
+/* A number field of a held job, or def when empty or malformed. */
+static long long held_num(const struct held_job *h, int field, long long def)
+{
+    char *end;
+    const char *s = h->f[field]->str;
+    long long v = strtoll(s, &end, 10);
+    return s[0] == '\0' || *end != '\0' ? def : v;
+}
+
 /* Runs a held job and reports it, taking the next one into *next when the
  * queues have one (see worker_finish). */
 static enum job_outcome worker_process(struct worker *w, const struct held_job *h, struct held_job *next)
 {
-    char *end;
-    long ms = strtol(h->ms, &end, 10);
-    struct task_result result = {0};
-    log_debug("job started", "id=%s ms=%s attempt=%s max_attempts=%s", h->id, h->ms, h->attempt,
-              h->max_attempts);
-    if (h->ms[0] == '\0' || *end != '\0' || ms < 0 || ms > JOB_MS_MAX) {
-        worker_finish(w, h->id, "failed", &result, "invalid ms in job", next);
-        return JOB_HANDLED;
-    }
-    int rv = worker_run_task(w, (int)ms, h->payload, h->len, &result);
-    if (rv == 1) {
+    redisReply **f = h->f;
+    long long timeout = held_num(h, F_TIMEOUT_MS, 0);
+    struct task_call call = {
+        .id = h->id,
+        .task = f[F_TASK]->str,
+        .queue = f[F_QUEUE]->str,
+        .args = f[F_ARGS]->str,
+        .args_len = f[F_ARGS]->len,
+        .payload = f[F_PAYLOAD]->str,
+        .payload_len = f[F_PAYLOAD]->len,
+        .ms = (int)(held_num(h, F_MS, -1) > JOB_MS_MAX ? -1 : held_num(h, F_MS, -1)),
+        .attempt = (unsigned)held_num(h, F_ATTEMPTS, 1),
+        .timeout_ms = timeout > 0 ? timeout : w->cfg->task_timeout_ms,
+    };
+    log_debug("job started", "id=%s task=%s attempt=%s max_attempts=%s", h->id, call.task,
+              f[F_ATTEMPTS]->str, f[F_MAX_ATTEMPTS]->str);
+    handlers_run(w->handlers, &call, &w->outcome);
+    if (w->outcome.end == RUN_ABANDONED) {
         log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
         return JOB_ABANDONED;
     }
-    if (rv < 0) {
-        log_error("cannot run the task (out of memory or threads)", "id=%s", h->id);
-        return JOB_FATAL;
-    }
-    if (worker_finish(w, h->id, "done", &result, "", next) == 0)
+    if (w->outcome.end != RUN_DONE)
+        log_info("job run failed", "id=%s task=%s end=%s error=\"%.200s\"", h->id, call.task,
+                 finish_state(w->outcome.end), w->outcome.error);
+    if (worker_finish(w, h->id, &w->outcome, w->outcome.exit_after ? NULL : next) == 0)
         w->jobs++;
+    bool exit_after = w->outcome.exit_after;
+    task_outcome_clear(&w->outcome);
     worker_summary(w, false);
-    return JOB_HANDLED;
+    return exit_after ? JOB_FATAL : JOB_HANDLED;
 }
 
 /* Builds the key names the loop uses. Returns 0 or -1 (a name does not fit). */
@@ -554,7 +416,8 @@ static int worker_keys(struct worker *w)
 {
     const struct worker_config *cfg = w->cfg;
     if (key_wip(w->wip, sizeof w->wip, cfg->prefix, cfg->id) < 0 ||
-        key_workers(w->workers, sizeof w->workers, cfg->prefix) < 0)
+        key_workers(w->workers, sizeof w->workers, cfg->prefix) < 0 ||
+        key_worker_record(w->record, sizeof w->record, cfg->prefix, cfg->id) < 0)
         return -1;
     for (size_t i = 0; i < cfg->nqueues; i++)
         if (key_queue(w->qkeys[i], sizeof w->qkeys[i], cfg->prefix, cfg->queues[i]) < 0)
@@ -583,19 +446,9 @@ static void worker_leave(struct worker *w, bool abandoned)
     redisReply *reply = redis_conn_command(&w->conn, "ZREM %s %s", w->workers, w->cfg->id);
     if (reply)
         freeReplyObject(reply);
-}
-
-/* "high,default,low" from cfg->queues, for the start-up log line. */
-static void queues_join(const struct worker_config *cfg, char *buf, size_t len)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < cfg->nqueues && o < len; i++) {
-        int n = snprintf(buf + o, len - o, "%s%s", i ? "," : "", cfg->queues[i]);
-        if (n < 0)
-            break;
-        o += (size_t)n;
-    }
+    reply = redis_conn_command(&w->conn, "DEL %s", w->record);
+    if (reply)
+        freeReplyObject(reply);
 }
 
 int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requests)
@@ -614,20 +467,27 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         log_error("prefix, id or queue names too long", NULL);
         goto err;
     }
+    char herr[HANDLER_ERROR_MAX];
+    if (!(w->handlers = handlers_new(cfg, stop_requests, herr, sizeof herr))) {
+        log_error("bad task handlers", "err=\"%s\"", herr);
+        goto err;
+    }
+    handlers_start(w->handlers);
     if (heartbeat_start(&w->hb, cfg) != 0) {
         log_error("cannot start the heartbeat thread", NULL);
         goto err;
     }
     redis_url_redact(&cfg->redis, url, sizeof url);
     queues_join(cfg, queues, sizeof queues);
-    log_info("worker started", "id=%s redis=%s queues=%s lease_ms=%" PRId64
+    log_info("worker started", "id=%s redis=%s queues=%s tasks=%s lease_ms=%" PRId64
              " heartbeat_ms=%" PRId64 " task_clock=%s task_nice=%d",
-             cfg->id, url, queues, cfg->lease_ms, cfg->heartbeat_ms, task_clock_name(cfg->clock), cfg->task_nice);
+             cfg->id, url, queues, handlers_names(w->handlers), cfg->lease_ms, cfg->heartbeat_ms,
+             task_clock_name(cfg->clock), cfg->task_nice);
     int status = 0;
     bool abandoned = false;
     struct held_job cur = {0}, next = {0};
     /* a job taken just before a stop is the current job: it is run, not dropped */
-    while (*w->stops == 0 || cur.id != NULL) {
+    while (*w->stops == 0 || cur.reply != NULL) {
         if (worker_ensure(w, stop_requested) < 0)
             break;
         if (w->wip_dirty) {
@@ -637,7 +497,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
                 continue;
             w->wip_dirty = false;
         }
-        if (cur.id == NULL) {
+        if (cur.reply == NULL) {
             int rv = worker_take(w, &cur);
             if (rv == 0)
                 rv = worker_wait_fetch(w, &cur);
@@ -649,7 +509,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         held_clear(&cur);
         cur = next; /* the job FINISH_TAKE took, if any */
         memset(&next, 0, sizeof next);
-        w->holding = cur.id != NULL;
+        w->holding = cur.reply != NULL;
         if (o == JOB_ABANDONED) {
             abandoned = true;
             break;
@@ -659,7 +519,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
             break;
         }
     }
-    if (cur.id && !abandoned)
+    if (cur.reply && !abandoned)
         abandoned = true; /* Redis gave up on us while we held a job: hand it back */
     held_clear(&cur);
     worker_summary(w, true);
@@ -667,10 +527,12 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     heartbeat_stop(&w->hb);
     worker_leave(w, abandoned);
     redis_conn_close(&w->conn);
+    handlers_free(w->handlers);
     log_info("worker stopped", "id=%s jobs=%lu", cfg->id, w->jobs);
     free(w);
     return status;
 err:
+    handlers_free(w->handlers);
     free(w);
     return 1;
 }

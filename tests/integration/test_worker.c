@@ -85,8 +85,8 @@ static void enqueue_to(const char *queue, int ms, const char *payload, int max_a
     snprintf(ms_s, sizeof ms_s, "%d", ms);
     snprintf(max_s, sizeof max_s, "%d", max_attempts);
     const char *argv[] = {"EVAL", script_source(SCRIPT_ENQUEUE), "0", PREFIX, "100000", now, "1",
-                          id, queue, ms_s, payload, max_s, ""};
-    redisReply *r = redisCommandArgv(conn(), 13, argv, NULL);
+                          id, queue, ms_s, payload, max_s, "", "burn", "", ""};
+    redisReply *r = redisCommandArgv(conn(), 16, argv, NULL);
     ck_assert_ptr_nonnull(r);
     ck_assert_msg(r->type == REDIS_REPLY_INTEGER && r->integer == 1, "enqueue: %s",
                   r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");

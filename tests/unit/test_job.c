@@ -154,7 +154,7 @@ START_TEST(field_errors)
     REJECT("{\"queue\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", q);
     REJECT("{\"payload\":{}}", "payload: must be a string of at most 524288 bytes");
     REJECT("{\"payload\":\"ok\",\"ms\":1,\"colour\":\"red\"}",
-           "colour: unknown field (allowed: ms, payload, queue, max_attempts)");
+           "colour: unknown field (allowed: task, args, timeout, queue, max_attempts, ms, payload)");
     REJECT_PREFIX("{\"MS\":5}", "MS: unknown field");
     /* the first bad field in document order is named */
     REJECT("{\"queue\":\"ok\",\"max_attempts\":0,\"ms\":-1}", att);
@@ -211,7 +211,7 @@ START_TEST(batches)
     REJECT("[{},{},{},{\"ms\":-1}]", "[3].ms: must be an integer in 0..60000");
     REJECT("[{},5]", "[1]: must be an object");
     REJECT("[[]]", "[0]: must be an object");
-    REJECT("[{},{\"x\":1}]", "[1].x: unknown field (allowed: ms, payload, queue, max_attempts)");
+    REJECT("[{},{\"x\":1}]", "[1].x: unknown field (allowed: task, args, timeout, queue, max_attempts, ms, payload)");
     REJECT("[{\"queue\":\"\"}]", "[0].queue: must match [A-Za-z0-9_.:-]{1,64}");
 }
 END_TEST
@@ -325,7 +325,8 @@ START_TEST(json_view_of_done_job)
     ck_assert_ptr_nonnull(text);
     ck_assert_str_eq(text,
                      "{\"id\":\"0123456789abcdef0123456789abcdef\",\"state\":\"done\","
-                     "\"queue\":\"default\",\"ms\":500,\"max_attempts\":3,\"attempts\":1,"
+                     "\"queue\":\"default\",\"task\":\"burn\",\"args\":null,\"timeout\":null,"
+                     "\"ms\":500,\"max_attempts\":3,\"attempts\":1,"
                      "\"created_at\":1732571000.123456,\"started_at\":1732571000.1,"
                      "\"finished_at\":1732571000.700001,\"worker\":\"w-3f2a\","
                      "\"result\":{\"digest\":\"00ff00ff00ff00ff\",\"iterations\":123456789,"
@@ -337,6 +338,75 @@ START_TEST(json_view_of_done_job)
     ck_assert(json_is_real(json_object_get(json_object_get(j, "result"), "cpu_ms")));
     ck_assert_ptr_null(json_object_get(j, "payload"));
     ck_assert_ptr_null(json_object_get(j, "notify"));
+    json_decref(j);
+}
+END_TEST
+
+/* task, args and timeout: parsed, defaulted, and refused with a clear message */
+START_TEST(task_fields)
+{
+    size_t n;
+    bool batch;
+    struct job_spec *s = accept_body("{}", &n, &batch);
+    ck_assert_str_eq(s->task, "burn");
+    ck_assert_str_eq(s->args, "");
+    ck_assert_int_eq(s->timeout_ms, 0);
+    job_specs_free(s, n);
+    s = accept_body("{\"task\":\"thumbs.resize:v2-x_1\",\"args\":{\"b\":[1,2.5,\"caf\\u00e9\"],"
+                    "\"a\":null},\"timeout\":\"250ms\"}", &n, &batch);
+    ck_assert_str_eq(s->task, "thumbs.resize:v2-x_1");
+    ck_assert_str_eq(s->args, "{\"b\":[1,2.5,\"caf\xc3\xa9\"],\"a\":null}"); /* order kept, UTF-8 */
+    ck_assert_uint_eq(s->args_len, strlen(s->args));
+    ck_assert_int_eq(s->timeout_ms, 250);
+    job_specs_free(s, n);
+    s = accept_body("{\"task\":\"t\",\"args\":\"$(rm -rf /)\",\"timeout\":1.5}", &n, &batch);
+    ck_assert_str_eq(s->args, "\"$(rm -rf /)\"");
+    ck_assert_int_eq(s->timeout_ms, 1500);
+    job_specs_free(s, n);
+    s = accept_body("{\"task\":\"burn\",\"ms\":5,\"args\":null}", &n, &batch);
+    ck_assert_int_eq(s->ms, 5);
+    ck_assert_str_eq(s->args, "null");
+    job_specs_free(s, n);
+    const char *t = "task: must match [a-z0-9_.:-]{1,64}";
+    REJECT("{\"task\":\"\"}", t);
+    REJECT("{\"task\":\"Upper\"}", t);
+    REJECT("{\"task\":\"a b\"}", t);
+    REJECT("{\"task\":\"a;rm\"}", t);
+    REJECT("{\"task\":7}", t);
+    REJECT("{\"task\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", t);
+    REJECT_PREFIX("{\"timeout\":\"soon\"}", "timeout: must be a duration from 10ms to 24h");
+    REJECT_PREFIX("{\"timeout\":0}", "timeout: must be a duration");
+    REJECT_PREFIX("{\"timeout\":\"5ms\"}", "timeout: must be a duration");
+    REJECT_PREFIX("{\"timeout\":\"25h\"}", "timeout: must be a duration");
+    REJECT_PREFIX("{\"timeout\":-1}", "timeout: must be a duration");
+    REJECT("{\"task\":\"x\",\"ms\":5}", "ms: only for task \"burn\" (pass the task's input in args)");
+    REJECT("[{},{\"payload\":\"p\",\"task\":\"x\"}]",
+           "[1].payload: only for task \"burn\" (pass the task's input in args)");
+}
+END_TEST
+
+/* A user task's result: its JSON value, or a string when stored as text */
+START_TEST(json_view_of_task_results)
+{
+    struct pairs p = {0};
+    pairs_add_all(&p, (const char *const[]){
+        "id", "abc", "state", "done", "task", "resize", "args", "{\"w\":64}",
+        "timeout_ms", "2500", "result", "{\"ok\":[1,\"\xc3\xa9\"]}", "result_kind", "json", NULL});
+    json_t *j = pairs_json(&p);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "task")), "resize");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "args"), "w")), 64);
+    ck_assert_double_eq(json_real_value(json_object_get(j, "timeout")), 2.5);
+    json_t *r = json_object_get(j, "result");
+    ck_assert(json_is_array(json_object_get(r, "ok")));
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "ok"), 1)), "\xc3\xa9");
+    ck_assert(json_is_null(json_object_get(j, "ms")));
+    json_decref(j);
+    struct pairs t = {0};
+    pairs_add_all(&t, (const char *const[]){
+        "id", "abc", "state", "done", "task", "sh", "result", "{not json", "result_kind", "text", NULL});
+    j = pairs_json(&t);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "result")), "{not json");
     json_decref(j);
 }
 END_TEST
@@ -354,7 +424,8 @@ START_TEST(json_view_of_queued_and_failed_jobs)
         NULL});
     json_t *j = pairs_json(&p);
     ck_assert_ptr_nonnull(j);
-    ck_assert_uint_eq(json_object_size(j), 12);
+    ck_assert_uint_eq(json_object_size(j), 15);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "task")), "burn"); /* made before tasks */
     ck_assert_int_eq(json_integer_value(json_object_get(j, "attempts")), 0); /* absent: none yet */
     ck_assert_double_eq(json_real_value(json_object_get(j, "created_at")), 1.0);
     ck_assert(json_is_null(json_object_get(j, "started_at")));
@@ -580,6 +651,8 @@ static Suite *job_suite(void)
     tcase_add_test(tc, batch_limits);
     tcase_add_test(tc, small_error_buffer);
     tcase_add_test(tc, json_view_of_done_job);
+    tcase_add_test(tc, task_fields);
+    tcase_add_test(tc, json_view_of_task_results);
     tcase_add_test(tc, json_view_of_queued_and_failed_jobs);
     tcase_add_test(tc, json_view_uses_lengths_and_needs_id);
     tcase_add_test(tc, oom_paths_free_everything);

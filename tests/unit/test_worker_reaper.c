@@ -6,7 +6,7 @@
 
 #include "tests/harness/harness.h"
 #include "worker/reaper.h"
-#include "worker/worker.h"
+#include "worker/settings.h"
 
 /* Real CLIENT LIST output of Redis 7.0 (two workers' connections, one
  * unnamed client, one with lib-name as Redis 7.2 prints it). */

@@ -1,0 +1,103 @@
+#ifndef OFFLOAD_WORKER_HANDLER_H
+#define OFFLOAD_WORKER_HANDLER_H
+/* The handlers' room: what runs a job's task. `--task NAME=KIND:SPEC` binds
+ * a task name to one of
+ *   burn             the built-in CPU task (always there, as "burn")
+ *   exec:CMD ARG…    one process per job: args on stdin, result on stdout
+ *   serve:CMD ARG…   a long-lived coprocess speaking one JSON line per job
+ *   plugin:FILE.so   C code in this process (include/offload/plugin.h)
+ * and handlers_run runs one job through the handler of its task, bounded by
+ * its timeout, and says how the run ended. */
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/job.h"
+#include "common/task.h"
+#include "worker/settings.h"
+
+#define HANDLER_ERROR_MAX 4096 /* bytes of a run's error message kept for the job */
+#define HANDLER_MAX (OPT_LIST_MAX + 1) /* every --task, plus burn */
+
+enum handler_kind {
+    HANDLER_BURN,   /* the built-in CPU task */
+    HANDLER_EXEC,   /* a process per job */
+    HANDLER_SERVE,  /* a coprocess per worker process, one line per job */
+    HANDLER_PLUGIN, /* a shared object in this process */
+};
+
+/* One job to run, as SCRIPT_START gave it. Every pointer is borrowed for
+ * the duration of handlers_run. */
+struct task_call {
+    const char *id;
+    const char *task;
+    const char *queue;
+    const char *args;    /* compact JSON text; "" means null */
+    size_t args_len;
+    const char *payload; /* burn's */
+    size_t payload_len;
+    int ms;              /* burn's */
+    unsigned attempt;
+    int64_t timeout_ms;  /* this run's limit (the job's, else --task-timeout) */
+};
+
+/* How a run ended: what the worker reports. */
+enum run_end {
+    RUN_DONE,      /* finished: result below */
+    RUN_FAILED,    /* the task failed (error, timeout, oversized output): the job fails */
+    RUN_RETRY,     /* ended like a crash (no handler, a coprocess died): attempt counted,
+                      back on the queue while attempts remain, else dead */
+    RUN_ABANDONED, /* the worker's second stop signal: the job goes back, the worker stops */
+};
+
+struct task_outcome {
+    enum run_end end;
+    char *result;        /* owned (task_outcome_clear frees): output, NULL for none */
+    size_t result_len;
+    bool result_json;    /* result is JSON text, else plain text */
+    bool has_burn;       /* burn's figures below are the result */
+    struct task_result burn;
+    bool exit_after;     /* report, then stop this process (a plugin run would not stop) */
+    char error[HANDLER_ERROR_MAX]; /* why, when not RUN_DONE */
+};
+
+struct handlers;
+
+/* Builds the handlers of cfg->tasks (each entry may hold several, one per
+ * line, as the WORKER_TASKS variable does): resolves commands in PATH,
+ * loads plugins and calls their init. stops is the worker's signal count
+ * (2 = abandon the running job). Returns the set (handlers_free), or NULL
+ * with err naming the bad entry. */
+struct handlers *handlers_new(const struct worker_config *cfg, volatile sig_atomic_t *stops,
+                              char *err, size_t errlen);
+/* Starts every serve coprocess now, so the first job does not wait for one
+ * (a failure is logged; it is retried when a job needs it). */
+void handlers_start(struct handlers *h);
+/* Stops every coprocess, calls the plugins' fini, frees h. NULL is fine. */
+void handlers_free(struct handlers *h);
+/* "burn,resize,thumbs": the task names h serves, for the worker's record. */
+const char *handlers_names(const struct handlers *h);
+/* True when a plugin is loaded (then the process runs supervised). */
+bool handlers_have_plugin(const struct handlers *h);
+
+/* Runs call through the handler of call->task and fills *out (cleared
+ * first). A task no handler serves is RUN_RETRY with an error naming the
+ * task and this worker. Never blocks past the run's timeout plus the kill
+ * grace, except a plugin's run (see plugin.h). */
+void handlers_run(struct handlers *h, const struct task_call *call, struct task_outcome *out);
+void task_outcome_clear(struct task_outcome *out);
+
+/* Splits SPEC into words like a shell without expansions: blanks separate,
+ * '…' and "…" quote, \ escapes outside '…'. Returns a NULL-terminated
+ * malloc'd vector of malloc'd words (handler_words_free), or NULL with err
+ * set (empty, an unclosed quote, out of memory). */
+char **handler_words(const char *spec, char *err, size_t errlen);
+void handler_words_free(char **words);
+
+/* Fills out->result from a run's output: trailing newlines dropped; JSON
+ * when it parses as JSON, else text; nothing left = no result. Takes
+ * ownership of buf (malloc'd, may be NULL). */
+void handler_take_output(struct task_outcome *out, char *buf, size_t len);
+
+#endif

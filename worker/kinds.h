@@ -1,0 +1,65 @@
+#ifndef OFFLOAD_WORKER_KINDS_H
+#define OFFLOAD_WORKER_KINDS_H
+/* Inside the handlers' room: the handler set and one function family per
+ * kind (h_burn.c, h_exec.c, h_serve.c, h_plugin.c). Only handler.c and the
+ * kinds include this; the worker sees worker/handler.h. */
+#include <signal.h>
+
+#include "worker/handler.h"
+#include "worker/proc.h"
+
+struct serve_proc;
+struct plugin_lib;
+
+/* One task name bound to a handler. */
+struct handler {
+    char name[JOB_TASK_MAX + 1];
+    enum handler_kind kind;
+    char **argv;              /* exec: owned words, argv[0] resolved */
+    struct serve_proc *serve; /* serve: shared by names with the same SPEC; owned by the set */
+    struct plugin_lib *lib;   /* plugin: shared by names with the same FILE; owned by the set */
+};
+
+struct handlers {
+    const struct worker_config *cfg;
+    volatile sig_atomic_t *stops; /* 2 = abandon the running job */
+    struct handler h[HANDLER_MAX];
+    size_t n;
+    struct serve_proc *serves[HANDLER_MAX];
+    size_t nserves;
+    struct plugin_lib *libs[HANDLER_MAX];
+    size_t nlibs;
+    char names[HANDLER_MAX * (JOB_TASK_MAX + 1)];
+    bool thread_left; /* a run's thread was left running: plugins must stay loaded */
+};
+
+/* True once the worker was told to drop the running job. */
+bool handlers_abandon(void *hs);
+/* Writes "<what>: <error>" into out->error and sets out->end. */
+void outcome_fail(struct task_outcome *out, enum run_end end, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void burn_run(struct handlers *hs, const struct task_call *call, struct task_outcome *out);
+
+void exec_run(struct handlers *hs, const struct handler *h, const struct task_call *call,
+              struct task_outcome *out);
+
+/* A coprocess for the serve SPEC words (taken: owned by the result), or
+ * NULL on OOM (words freed). */
+struct serve_proc *serve_proc_new(char **words, const char *spec);
+const char *serve_proc_spec(const struct serve_proc *sp);
+/* Starts the coprocess unless it runs or waits out a restart backoff. 0 or -1. */
+int serve_proc_start(struct handlers *hs, struct serve_proc *sp, char *err, size_t errlen);
+void serve_proc_free(struct serve_proc *sp, int64_t grace_ms);
+void serve_run(struct handlers *hs, struct serve_proc *sp, const struct task_call *call,
+               struct task_outcome *out);
+
+/* dlopen()s path, checks its ABI, calls init. NULL with err set. */
+struct plugin_lib *plugin_lib_open(const char *path, char *err, size_t errlen);
+const char *plugin_lib_path(const struct plugin_lib *lib);
+/* Calls fini and dlclose()s. */
+void plugin_lib_close(struct plugin_lib *lib);
+void plugin_run(struct handlers *hs, struct plugin_lib *lib, const struct task_call *call,
+                struct task_outcome *out);
+
+#endif

@@ -18,6 +18,7 @@
 #include "common/url.h"
 #include "loadgen/cli.h"
 #include "loadgen/http_client.h"
+#include "loadgen/jobbody.h"
 #include "loadgen/report.h"
 #include "loadgen/request.h"
 #include "loadgen/run.h"
@@ -34,8 +35,11 @@
 
 struct jobs_opts {
     struct http_url api;
-    long n, ms, conns, batch;
+    long n, ms, conns, batch; /* ms < 0: not sent (a task other than burn) */
     const char *queue;
+    const char *task;         /* NULL: not sent (burn) */
+    const char *args;         /* JSON text; NULL: not sent */
+    int64_t job_timeout_ms;   /* 0: not sent */
     double rate;      /* 0: submit as fast as accepted */
     int64_t wait_ms;  /* long-poll wait per GET */
     int64_t timeout_ms; /* the whole run */
@@ -71,7 +75,7 @@ struct jslot {
     uint64_t sent_ns, timeout_ns;
     uint64_t retry_at_ns; /* idle until then; a submitter keeps its batch to resend */
     size_t first, count;  /* the records the request is about (count 0: none held) */
-    struct request req;   /* owned; rebuilt for every request */
+    struct request req;   /* owned; rebuilt for every poll and for a POST of a short batch */
 };
 
 struct jobs {
@@ -80,6 +84,11 @@ struct jobs {
     char *scratch;
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    struct http_url post_url;    /* the API's /jobs */
+    char *job_json;              /* one job object, the same for every job */
+    size_t job_json_len;
+    struct request full_req;     /* the POST of a full batch (full_count jobs), built once */
+    size_t full_count;
     struct rec *recs;
     size_t next_submit;          /* first REC_UNSENT record */
     size_t *pollq;               /* ring of record indices to poll; each is in it at most once */
@@ -98,6 +107,11 @@ struct jobs {
 };
 
 static void jobs_pump(struct jobs *j, uint64_t now);
+
+static long lmin(long a, long b)
+{
+    return a < b ? a : b;
+}
 
 static void pollq_push(struct jobs *j, size_t idx)
 {
@@ -254,51 +268,48 @@ static void slot_on_done(struct conn *c, enum conn_error err, const struct http_
     jobs_pump(s->j, now);
 }
 
-/* Sends s's request (already built). */
-static void slot_send(struct jslot *s, uint64_t now, int64_t timeout_ms)
+/* Sends req (the slot's own or the shared full batch; it stays valid
+ * until the answer). */
+static void slot_send(struct jslot *s, const struct request *req, uint64_t now, int64_t timeout_ms)
 {
     s->busy = true;
     s->sent_ns = now;
     s->timeout_ns = (uint64_t)timeout_ms * NS_PER_MS;
-    conn_send(s->conn, s->req.buf, s->req.len, false, true);
+    conn_send(s->conn, req->buf, req->len, false, true);
 }
 
-/* POSTs records [first, first+count). Returns 0, or -1 (no memory: the
- * records are given up). */
+/* Builds into out the POST /jobs of `count` copies of the run's job.
+ * Returns 0, or -1 with a message in err. */
+static int jobs_build_post(const struct jobs *j, size_t count, struct request *out, char *err, size_t errlen)
+{
+    const char *hdr[] = {"Content-Type: application/json"};
+    size_t len;
+    char *body = jobbody_batch(j->job_json, j->job_json_len, count, &len);
+    if (body == NULL)
+        return errmsg_fail(err, errlen, "out of memory");
+    int rc = request_build(out, "POST", &j->post_url, hdr, 1, body, len, err, errlen);
+    free(body);
+    return rc;
+}
+
+/* POSTs records [first, first+count): a full batch from the request built
+ * once, a shorter one (the run's last) built now. Returns 0, or -1 (no
+ * memory: the records are given up). */
 static int slot_submit(struct jslot *s, uint64_t now)
 {
     struct jobs *j = s->j;
-    const struct jobs_opts *o = j->o;
-    char one[JOB_QUEUE_MAX + 64];
-    int olen = snprintf(one, sizeof one, "{\"ms\":%ld,\"queue\":\"%s\"}", o->ms, o->queue);
-    size_t cap = s->count * ((size_t)olen + 1) + 3;
-    char *body = malloc(cap);
+    const struct request *req = &j->full_req;
     char err[128];
-    if (body == NULL)
-        goto err;
-    size_t len = 0;
-    if (s->count > 1)
-        body[len++] = '[';
-    for (size_t i = 0; i < s->count; i++) {
-        if (i > 0)
-            body[len++] = ',';
-        memcpy(body + len, one, (size_t)olen);
-        len += (size_t)olen;
+    if (s->count != j->full_count) {
+        request_free(&s->req);
+        if (jobs_build_post(j, s->count, &s->req, err, sizeof err) != 0)
+            goto err;
+        req = &s->req;
     }
-    if (s->count > 1)
-        body[len++] = ']';
-    struct http_url url;
-    const char *hdr[] = {"Content-Type: application/json"};
-    request_free(&s->req);
-    if (request_url_join(&o->api, "/jobs", &url, err, sizeof err) != 0 ||
-        request_build(&s->req, "POST", &url, hdr, 1, body, len, err, sizeof err) != 0)
-        goto err;
-    free(body);
-    slot_send(s, now, JOBS_SUBMIT_TIMEOUT_MS);
+    slot_send(s, req, now, JOBS_SUBMIT_TIMEOUT_MS);
     return 0;
 err:
-    free(body);
-    note_error(j, "POST /jobs", 0, "out of memory");
+    note_error(j, "POST /jobs", 0, err);
     j->submit_errors++;
     for (size_t i = 0; i < s->count; i++)
         rec_finish(j, &j->recs[s->first + i], "unsubmitted");
@@ -322,7 +333,7 @@ static int slot_poll(struct jslot *s, size_t idx, uint64_t now)
         s->count = 0;
         return -1;
     }
-    slot_send(s, now, j->o->wait_ms + JOBS_POLL_SLACK_MS);
+    slot_send(s, &s->req, now, j->o->wait_ms + JOBS_POLL_SLACK_MS);
     return 0;
 }
 
@@ -444,7 +455,17 @@ static int jobs_init(struct jobs *j, const struct jobs_opts *o, char *err, size_
     memset(j, 0, sizeof *j);
     j->gate = SIZE_MAX;
     j->o = o;
-    if (run_resolve(o->api.host, o->api.port, &j->addr, &j->addrlen, err, errlen) != 0)
+    if (run_resolve(o->api.host, o->api.port, &j->addr, &j->addrlen, err, errlen) != 0 ||
+        request_url_join(&o->api, "/jobs", &j->post_url, err, errlen) != 0)
+        return -1;
+    struct jobbody jb = {.task = o->task, .ms = o->ms, .args = o->args, .timeout_ms = o->job_timeout_ms,
+                         .queue = o->queue};
+    j->job_json = jobbody_object(&jb, &j->job_json_len);
+    if (j->job_json == NULL)
+        return errmsg_fail(err, errlen, "out of memory");
+    /* Every POST but perhaps the last carries this many jobs. */
+    j->full_count = o->rate > 0 ? 1 : (size_t)lmin(o->batch, o->n);
+    if (jobs_build_post(j, j->full_count, &j->full_req, err, errlen) != 0)
         return -1;
     j->recs = calloc((size_t)o->n, sizeof *j->recs);
     j->pollq = calloc((size_t)o->n, sizeof *j->pollq);
@@ -495,6 +516,8 @@ static void jobs_free(struct jobs *j)
     free(j->scratch);
     free(j->pollq);
     free(j->recs);
+    request_free(&j->full_req);
+    free(j->job_json);
 }
 
 /* The run's figures, from the records. */
@@ -568,7 +591,8 @@ static json_t *jobs_json(const struct jobs *j, const struct jobs_summary *sum)
             return NULL;
         }
     }
-    return json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "jobs", (json_int_t)j->o->n, "submitted",
+    return json_pack("{s:I,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "jobs", (json_int_t)j->o->n,
+                     "task", j->o->task != NULL ? j->o->task : JOB_TASK_DEFAULT, "submitted",
                      (json_int_t)sum->submitted, "finished", (json_int_t)sum->finished, "duration_s", sum->duration_s,
                      "jobs_per_s", sum->jobs_per_s, "submit_s", sum->submit_s, "enqueue_to_start_ms",
                      report_latency_json(sum->to_start), "enqueue_to_done_ms", report_latency_json(sum->to_done),
@@ -590,8 +614,11 @@ static void print_latency_line(FILE *f, const char *label, const struct hist *h)
 static void jobs_text(FILE *f, const struct jobs *j, const struct jobs_summary *sum, const char *api)
 {
     const struct jobs_opts *o = j->o;
-    fprintf(f, "%ld jobs of %ld ms via %s (queue %s, %ld+%ld connections, ", o->n, o->ms, api, o->queue, o->conns,
-            o->conns);
+    if (o->ms >= 0)
+        fprintf(f, "%ld jobs of %ld ms", o->n, o->ms);
+    else
+        fprintf(f, "%ld jobs of task %s", o->n, o->task);
+    fprintf(f, " via %s (queue %s, %ld+%ld connections, ", api, o->queue, o->conns, o->conns);
     if (o->rate > 0)
         fprintf(f, "open loop at %.1f jobs/s)\n", o->rate);
     else
@@ -615,14 +642,21 @@ static void jobs_text(FILE *f, const struct jobs *j, const struct jobs_summary *
 
 int jobs_main(int argc, char **argv)
 {
-    long n = 100, ms = JOB_MS_DEFAULT, conns = 16, batch = 1;
-    const char *api = "http://127.0.0.1:8080", *queue = JOB_QUEUE_DEFAULT;
+    long n = 100, ms = -1, conns = 16, batch = 1; /* ms -1: not given */
+    const char *api = "http://127.0.0.1:8080", *queue = JOB_QUEUE_DEFAULT, *task = NULL, *args = NULL;
     double rate = 0;
-    int64_t wait_ms = 30000, timeout_ms = 600000;
+    int64_t wait_ms = 30000, timeout_ms = 600000, job_timeout_ms = 0;
     bool json = false, poll_after = false;
     const struct opt opts[] = {
         {"jobs", 'n', "LOADGEN_JOBS", OPT_INT, &n, 1, 10000000, "jobs to submit (100)"},
-        {"ms", 0, "LOADGEN_JOB_MS", OPT_INT, &ms, 0, JOB_MS_MAX, "each job's task length in ms (500)"},
+        {"ms", 0, "LOADGEN_JOB_MS", OPT_INT, &ms, 0, JOB_MS_MAX,
+         "each job's task length in ms, task burn only (500)"},
+        {"task", 0, "LOADGEN_TASK", OPT_STR, &task, 0, 0,
+         "the task each job runs, [a-z0-9_.:-]{1,64}; unset: none sent, the API runs burn with --ms"},
+        {"args", 0, "LOADGEN_ARGS", OPT_STR, &args, 0, 0,
+         "each job's args: any JSON value, sent as given (none: null)"},
+        {"job-timeout", 0, "LOADGEN_JOB_TIMEOUT", OPT_DURATION, &job_timeout_ms, JOB_TIMEOUT_MIN_MS,
+         JOB_TIMEOUT_MAX_MS, "each job's run timeout, 10ms..24h (none: the worker's default); -t is the whole run's"},
         {"connections", 'c', "LOADGEN_CONNECTIONS", OPT_INT, &conns, 1, 10000,
          "connections submitting, and as many again waiting (16)"},
         {"api", 0, "LOADGEN_API", OPT_STR, &api, 0, 0, "the API's base URL (http://127.0.0.1:8080)"},
@@ -641,10 +675,11 @@ int jobs_main(int argc, char **argv)
     };
     const struct config_spec spec = {
         .prog = "loadgen jobs",
-        .usage = "loadgen jobs [-n N] [--ms M] [-c C] [--api URL] [--queue Q] [--batch K] [-R rate] [--poll-after] [--json]",
-        .about = "End-to-end job throughput: submits N jobs with POST /jobs, long-polls each until terminal, and "
-                 "reports jobs/s, enqueue->start and enqueue->done latency from the jobs' own timestamps, and how "
-                 "many ended in each state.",
+        .usage = "loadgen jobs [-n N] [--ms M | --task NAME [--args JSON]] [--job-timeout D] [-c C] [--api URL] "
+                 "[--queue Q] [--batch K] [-R rate] [--poll-after] [--json]",
+        .about = "End-to-end job throughput: submits N jobs (burn jobs of --ms, or --task NAME with --args) with "
+                 "POST /jobs, long-polls each until terminal, and reports jobs/s, enqueue->start and enqueue->done "
+                 "latency from the jobs' own timestamps, and how many ended in each state.",
         .opts = opts,
         .nopts = sizeof opts / sizeof opts[0],
         .allow_positional = false,
@@ -654,8 +689,24 @@ int jobs_main(int argc, char **argv)
     int exit_code = cli_parse(&spec, argc, argv, &first);
     if (exit_code >= 0)
         return exit_code;
-    struct jobs_opts o = {.n = n, .ms = ms, .conns = conns, .batch = batch, .queue = queue, .rate = rate,
-                          .wait_ms = wait_ms, .timeout_ms = timeout_ms, .poll_after = poll_after};
+    bool burn = task == NULL || strcmp(task, JOB_TASK_DEFAULT) == 0;
+    if (task != NULL && !job_task_valid(task)) {
+        fprintf(stderr, "loadgen jobs: --task: must be 1..%d of [a-z0-9_.:-]\n", JOB_TASK_MAX);
+        return 2;
+    }
+    if (ms >= 0 && !burn) {
+        fprintf(stderr, "loadgen jobs: --ms: only for task burn (give task %s its input with --args)\n", task);
+        return 2;
+    }
+    if (args != NULL && jobbody_args_check(args, err, sizeof err) != 0) {
+        fprintf(stderr, "loadgen jobs: --args: %s\n", err);
+        return 2;
+    }
+    if (ms < 0 && burn)
+        ms = JOB_MS_DEFAULT;
+    struct jobs_opts o = {.n = n, .ms = ms, .conns = conns, .batch = batch, .queue = queue, .task = task,
+                          .args = args, .job_timeout_ms = job_timeout_ms, .rate = rate, .wait_ms = wait_ms,
+                          .timeout_ms = timeout_ms, .poll_after = poll_after};
     if (http_url_parse(api, &o.api, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen jobs: --api: %s\n", err);
         return 2;

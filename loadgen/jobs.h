@@ -10,9 +10,15 @@
  * submission rate must not be bounded by how fast jobs finish, or the queue
  * would never fill and worker throughput would not be measured.
  *
- * Figures come from the jobs' own timestamps: throughput = finished jobs /
- * (last finished_at - first created_at); enqueue->start = started_at -
- * created_at; enqueue->done = finished_at - created_at. */
+ * Every job is the same: by default {"ms":M,"queue":Q}, today's burn job;
+ * with --task it names a task and carries --args and --job-timeout as
+ * given, and ms only for burn. The bodies are built once per run (a full
+ * batch's request once, the last short batch's when it is sent).
+ *
+ * Figures come from the jobs' own timestamps, whatever the task:
+ * throughput = finished jobs / (last finished_at - first created_at);
+ * enqueue->start = started_at - created_at; enqueue->done = finished_at -
+ * created_at. */
 
 /* Runs the command; returns the exit code (0 ran, 1 nothing could be
  * submitted or fatal, 2 bad flag). */

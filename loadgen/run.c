@@ -96,12 +96,20 @@ static void loop_record_error(struct loop *l, enum conn_error err, uint64_t now)
     }
 }
 
-static void loop_record_response(struct loop *l, const struct slot *s, int status, uint64_t now)
+/* Whether a response is a success: 2xx, and taken by accept() when set. */
+static bool loop_response_ok(const struct loop *l, const struct http_parser *p)
 {
+    const struct run_opts *o = l->run->o;
+    return p->status >= 200 && p->status < 300 && (o->accept == NULL || o->accept(p, o->accept_arg));
+}
+
+static void loop_record_response(struct loop *l, const struct slot *s, const struct http_parser *p, uint64_t now)
+{
+    int status = p->status;
     if (!loop_counts(l, now)) {
         if (l->run->o->drain_ms > 0) {
             l->stats.drained++;
-            l->stats.drained_ok += status >= 200 && status < 300;
+            l->stats.drained_ok += loop_response_ok(l, p);
             hist_record(l->stats.latency, (now - s->intended_ns) / 1000);
         }
         return; /* else abandoned, like the requests still in flight */
@@ -111,7 +119,7 @@ static void loop_record_response(struct loop *l, const struct slot *s, int statu
     l->stats.responses++;
     if (status >= 0 && status < RUN_CODES)
         l->stats.codes[status]++;
-    if (status >= 200 && status < 300)
+    if (loop_response_ok(l, p))
         l->stats.ok++;
 }
 
@@ -124,7 +132,7 @@ static void slot_start(struct slot *s, uint64_t intended, uint64_t now)
     s->sent_ns = now;
     l->started++;
     l->inflight++;
-    conn_send(s->conn, req->buf, req->len, req->head, false);
+    conn_send(s->conn, req->buf, req->len, req->head, l->run->o->accept != NULL);
 }
 
 /* A request on s ended: s is free again. */
@@ -144,7 +152,7 @@ static void slot_on_done(struct conn *c, enum conn_error err, const struct http_
     uint64_t now = sys_now_ns();
     slot_release(s, now);
     if (err == CONN_OK)
-        loop_record_response(l, s, p->status, now);
+        loop_record_response(l, s, p, now);
     else
         loop_record_error(l, err, now);
     loop_next(l, s, now);

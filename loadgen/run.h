@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "loadgen/http_parse.h"
 #include "loadgen/request.h"
 
 /* Status codes are counted per value 0..RUN_CODES-1 (parsed codes are 100..999). */
@@ -32,13 +33,18 @@ struct run_opts {
      * server is left idle. 0: abandon them. */
     int64_t drain_ms;
     bool progress;              /* a live line on stderr once a second */
+    /* When set, a 2xx response is a success only if accept() also says so
+     * (e.g. POST /jobs?wait=S: 200 with the job done); response bodies are
+     * then captured for it. Called on the loops' threads; must not block. */
+    bool (*accept)(const struct http_parser *p, void *arg);
+    void *accept_arg;
     const volatile sig_atomic_t *interrupted; /* set by a signal handler: end now, report what ran; may be NULL */
 };
 
 struct run_stats {
     uint64_t requests;          /* ended within the run: responses of any status plus errors */
     uint64_t responses;         /* responses of any status */
-    uint64_t ok;                /* 2xx responses: the only success */
+    uint64_t ok;                /* 2xx responses (that accept() took, when set): the only success */
     uint64_t codes[RUN_CODES];  /* responses by status */
     uint64_t err_connect, err_read, err_write, err_timeout;
     uint64_t due;               /* open loop: requests whose scheduled time came during the run */

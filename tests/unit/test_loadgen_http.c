@@ -1,10 +1,15 @@
 /* loadgen's HTTP pieces without a network: the response parser (fed whole
- * and byte by byte), the request builder, and the argument splitter. */
+ * and byte by byte), the request builder, the argument splitter, and the
+ * POST /jobs bodies of `loadgen jobs` with the flags that shape them. */
 #include <check.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "loadgen/cli.h"
 #include "loadgen/http_parse.h"
+#include "loadgen/jobbody.h"
+#include "loadgen/jobs.h"
 #include "loadgen/request.h"
 #include "tests/unit/unit.h"
 
@@ -246,6 +251,145 @@ START_TEST(split_args_moves_headers_and_url)
 }
 END_TEST
 
+/* jobbody_object's text, which must also parse as one JSON object. */
+static char *object_text(const struct jobbody *b)
+{
+    size_t len;
+    char *t = jobbody_object(b, &len);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(len, strlen(t));
+    json_t *v = json_loads(t, 0, NULL);
+    ck_assert_msg(json_is_object(v), "not a JSON object: %s", t);
+    json_decref(v);
+    return t;
+}
+
+START_TEST(job_bodies)
+{
+    /* no task: today's burn job, byte for byte */
+    struct jobbody b = {.ms = 500, .queue = "default"};
+    char *t = object_text(&b);
+    ck_assert_str_eq(t, "{\"ms\":500,\"queue\":\"default\"}");
+    free(t);
+    /* a user task: no ms even when one is set, args verbatim, timeout as a duration */
+    b = (struct jobbody){.task = "resize", .ms = 500, .args = "{\"w\": 64, \"h\":[1,2]}", .timeout_ms = 30000,
+                         .queue = "img"};
+    t = object_text(&b);
+    ck_assert_str_eq(t, "{\"task\":\"resize\",\"args\":{\"w\": 64, \"h\":[1,2]},"
+                        "\"timeout\":\"30s\",\"queue\":\"img\"}");
+    free(t);
+    /* burn named explicitly keeps its ms; any JSON value is an args */
+    b = (struct jobbody){.task = "burn", .ms = 20, .args = "null", .timeout_ms = 250};
+    t = object_text(&b);
+    ck_assert_str_eq(t, "{\"task\":\"burn\",\"ms\":20,\"args\":null,\"timeout\":\"250ms\"}");
+    free(t);
+    /* the suite's body: task and args only */
+    b = (struct jobbody){.task = "x.y:z-1", .ms = -1, .args = "\"s\""};
+    t = object_text(&b);
+    ck_assert_str_eq(t, "{\"task\":\"x.y:z-1\",\"args\":\"s\"}");
+    free(t);
+    /* timeouts in the shortest exact unit the API reads */
+    const struct {
+        int64_t ms;
+        const char *text;
+    } tm[] = {{120000, "\"2m\""}, {3600000, "\"1h\""}, {1500, "\"1500ms\""}, {90000, "\"90s\""}};
+    for (size_t i = 0; i < sizeof tm / sizeof tm[0]; i++) {
+        b = (struct jobbody){.ms = -1, .timeout_ms = tm[i].ms};
+        t = object_text(&b);
+        ck_assert_msg(strstr(t, tm[i].text) != NULL, "%lld ms: %s", (long long)tm[i].ms, t);
+        free(t);
+    }
+    b = (struct jobbody){.ms = -1};
+    t = object_text(&b);
+    ck_assert_str_eq(t, "{}");
+    free(t);
+}
+END_TEST
+
+START_TEST(job_batches)
+{
+    const char *one = "{\"task\":\"t\",\"args\":[1]}";
+    size_t len;
+    char *body = jobbody_batch(one, strlen(one), 1, &len);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_str_eq(body, one); /* one job: the object, not an array */
+    ck_assert_int_eq(len, strlen(one));
+    free(body);
+    body = jobbody_batch(one, strlen(one), 3, &len);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_int_eq(len, strlen(body));
+    json_t *v = json_loads(body, 0, NULL);
+    ck_assert(json_is_array(v));
+    ck_assert_int_eq(json_array_size(v), 3);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(v, i), "task")), "t");
+    json_decref(v);
+    free(body);
+}
+END_TEST
+
+START_TEST(args_must_be_json)
+{
+    char err[256];
+    const char *good[] = {"{}", " {\"a\": [1, {\"b\": null}]} ", "\"text\"", "null", "1.5", "[1,2]", "true"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(jobbody_args_check(good[i], err, sizeof err) == 0, "refused %s: %s", good[i], err);
+    const char *bad[] = {"{bad", "", "1,2", "{} {}", "'single'", "[1,"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(jobbody_args_check(bad[i], err, sizeof err) == -1, "accepted %s", bad[i]);
+        ck_assert_ptr_nonnull(strstr(err, "not JSON"));
+    }
+}
+END_TEST
+
+/* Runs `loadgen jobs` with args (NULL-terminated after "jobs"); returns its
+ * exit code and, in *out, what it wrote to fd (caller frees). */
+static int run_jobs(const char *const *args, int fd, char **out)
+{
+    const char *full[32] = {"jobs"};
+    int argc = 1;
+    for (; args[argc - 1] != NULL; argc++)
+        full[argc] = args[argc - 1];
+    char **argv = mkargv(full);
+    struct capture c;
+    capture_begin(&c, fd);
+    int rc = jobs_main(argc, argv);
+    *out = capture_end(&c);
+    freeargv(argv);
+    return rc;
+}
+
+START_TEST(jobs_task_flags)
+{
+    /* each bad value exits 2 before any request, naming its flag */
+    const struct {
+        const char *args[8];
+        const char *names;
+    } bad[] = {
+        {{"--task", "resize", "--args", "{bad", NULL}, "--args: not JSON"},
+        {{"--args", "1,2", NULL}, "--args: not JSON"},
+        {{"--task", "Resize", NULL}, "--task:"},
+        {{"--task", "resize", "--ms", "5", NULL}, "--ms: only for task burn"},
+        {{"--task", "resize", "--job-timeout", "5ms", NULL}, "--job-timeout:"},
+        {{"--job-timeout", "forever", NULL}, "--job-timeout:"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *err;
+        ck_assert_int_eq(run_jobs(bad[i].args, STDERR_FILENO, &err), 2);
+        ck_assert_msg(strstr(err, bad[i].names) != NULL, "case %zu: %s", i, err);
+        free(err);
+    }
+    const char *help[] = {"--help", NULL};
+    char *out;
+    ck_assert_int_eq(run_jobs(help, STDOUT_FILENO, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--task STRING"));
+    ck_assert_ptr_nonnull(strstr(out, "--args STRING"));
+    ck_assert_ptr_nonnull(strstr(out, "--job-timeout DURATION"));
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loadgen_http");
@@ -258,6 +402,10 @@ int main(void)
     tcase_add_test(tc, rejects_malformed);
     tcase_add_test(tc, request_bytes);
     tcase_add_test(tc, split_args_moves_headers_and_url);
+    tcase_add_test(tc, job_bodies);
+    tcase_add_test(tc, job_batches);
+    tcase_add_test(tc, args_must_be_json);
+    tcase_add_test(tc, jobs_task_flags);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

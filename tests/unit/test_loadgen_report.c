@@ -1,11 +1,12 @@
-/* loadgen's outputs without a network: the run's JSON, the suite's limits,
- * and the SVG chart. */
+/* loadgen's outputs without a network: the run's JSON, the suite's limits
+ * and flags and what its task row counts as success, and the SVG chart. */
 #include <check.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "common/hist.h"
+#include "loadgen/http_parse.h"
 #include "loadgen/report.h"
 #include "loadgen/run.h"
 #include "loadgen/suite.h"
@@ -71,6 +72,89 @@ START_TEST(limits_follow_the_table)
     ck_assert(suite_limit("cpu", "thread", &e, 5) == 10.0);
     e.task_ms = 250;
     ck_assert(suite_limit("cpu", "inline", &e, 100) == 4.0);
+    /* a user task: the workers over its expected time, no cores term */
+    e.task_s = 0.5;
+    ck_assert(suite_limit("task", "queue, task resize", &e, 100) == 16.0); /* 8 workers / 0.5 s */
+    ck_assert(suite_limit("task", "queue, task resize", &e, 4) == 8.0);    /* fewer clients than workers */
+    e.task_s = 0.01;
+    ck_assert(suite_limit("task", "queue, task resize", &e, 100) == 800.0);
+}
+END_TEST
+
+/* suite_job_done on one whole response: `status` ("200 OK") and body. */
+static bool judge(const char *status, const char *body)
+{
+    char resp[512];
+    int n = snprintf(resp, sizeof resp, "HTTP/1.1 %s\r\nContent-Length: %zu\r\n\r\n%s", status, strlen(body), body);
+    ck_assert(n > 0 && (size_t)n < sizeof resp);
+    struct http_parser p = {0};
+    http_parser_reset(&p, false, true);
+    ck_assert_int_eq(http_parser_feed(&p, resp, (size_t)n), n);
+    ck_assert_int_eq(p.state, HP_DONE);
+    bool ok = suite_job_done(&p, NULL);
+    http_parser_free(&p);
+    return ok;
+}
+
+START_TEST(task_row_success_is_a_done_job)
+{
+    ck_assert(judge("200 OK", "{\"id\":\"ab\",\"state\":\"done\",\"result\":[1,2]}"));
+    /* finished, but failed; the result's own "state" does not count */
+    ck_assert(!judge("200 OK", "{\"state\":\"failed\",\"result\":{\"state\":\"done\"}}"));
+    /* not finished within the wait */
+    ck_assert(!judge("202 Accepted", "{\"state\":\"running\"}"));
+    /* a 202 never counts, whatever its body says */
+    ck_assert(!judge("202 Accepted", "{\"state\":\"done\"}"));
+    ck_assert(!judge("200 OK", "done"));
+    ck_assert(!judge("200 OK", ""));
+    ck_assert(!judge("200 OK", "[{\"state\":\"done\"}]"));
+    ck_assert(!judge("503 Service Unavailable", "{\"state\":\"done\"}"));
+}
+END_TEST
+
+/* Runs `loadgen suite` with args (NULL-terminated after "suite"); returns
+ * its exit code and, in *out, what it wrote to fd (caller frees). */
+static int run_suite(const char *const *args, int fd, char **out)
+{
+    char *argv[32] = {strdup("suite")};
+    int argc = 1;
+    for (; args[argc - 1] != NULL; argc++)
+        ck_assert_ptr_nonnull(argv[argc] = strdup(args[argc - 1]));
+    struct capture c;
+    capture_begin(&c, fd);
+    int rc = suite_main(argc, argv);
+    *out = capture_end(&c);
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    return rc;
+}
+
+START_TEST(suite_task_flags)
+{
+    /* refused before the API is asked anything (port 1 answers nothing) */
+    const struct {
+        const char *args[10];
+        const char *names;
+    } bad[] = {
+        {{"--api", "http://127.0.0.1:1", "--task", "resize", "--task-args", "{bad", NULL}, "--task-args: not JSON"},
+        {{"--api", "http://127.0.0.1:1", "--task-args", "{}", NULL}, "--task-args: needs --task"},
+        {{"--api", "http://127.0.0.1:1", "--only", "task", NULL}, "--only task: needs --task"},
+        {{"--api", "http://127.0.0.1:1", "--task", "no spaces", NULL}, "--task:"},
+        {{"--api", "http://127.0.0.1:1", "--task", "t", "--task-s", "0", NULL}, "--task-s:"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *err;
+        ck_assert_int_eq(run_suite(bad[i].args, STDERR_FILENO, &err), 2);
+        ck_assert_msg(strstr(err, bad[i].names) != NULL, "case %zu: %s", i, err);
+        free(err);
+    }
+    const char *help[] = {"--help", NULL};
+    char *out;
+    ck_assert_int_eq(run_suite(help, STDOUT_FILENO, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--task STRING"));
+    ck_assert_ptr_nonnull(strstr(out, "--task-args STRING"));
+    ck_assert_ptr_nonnull(strstr(out, "--task-s NUMBER"));
+    free(out);
 }
 END_TEST
 
@@ -128,6 +212,8 @@ int main(void)
     TCase *tc = tcase_create("report");
     tcase_add_test(tc, run_json_has_every_field);
     tcase_add_test(tc, limits_follow_the_table);
+    tcase_add_test(tc, task_row_success_is_a_done_job);
+    tcase_add_test(tc, suite_task_flags);
     tcase_add_test(tc, nice_steps);
     tcase_add_test(tc, svg_chart_draws_bars_values_and_limits);
     suite_add_tcase(s, tc);

@@ -77,6 +77,7 @@ echo "-- the same with the workers' task threads at --task-nice 10"
 WORKER_ARGS="${WORKER_ARGS:-} --task-nice 10" stack_start
 healthz_saturated
 stack_stop
+if [ -x tools/bench-tasks.sh ]; then tools/bench-tasks.sh; fi
 if [ -x tools/bench-io.sh ]; then tools/bench-io.sh; fi
 if [ -x tools/bench-faults.sh ]; then tools/bench-faults.sh; fi
 if [ -x tools/bench-loadgen.sh ]; then tools/bench-loadgen.sh; fi

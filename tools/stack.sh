@@ -1,7 +1,8 @@
 # Sourced by demo.sh and bench.sh: starts a local offload stack as processes
 # and stops everything it started on exit (success, failure or Ctrl-C).
 # Inputs: BIN (bin), WORKERS (2), API_ARGS, WORKER_ARGS, SLOW_DELAY_MS (500).
-# Outputs: API_URL, REDIS_URL, STACK_DIR (logs).
+# Outputs: API_URL, REDIS_URL, STACK_DIR (logs), WORKER_PIDS.
+# Workers inherit WORKER_TASKS (one --task NAME=KIND:SPEC per line).
 BIN=${BIN:-bin}
 WORKERS=${WORKERS:-2}
 SLOW_DELAY_MS=${SLOW_DELAY_MS:-500}
@@ -60,10 +61,12 @@ stack_start() {
   "$BIN/api" --listen "127.0.0.1:$aport" --upstream "http://127.0.0.1:$sport/" ${API_ARGS:-} 2>"$STACK_DIR/api.log" &
   STACK_PIDS="$STACK_PIDS $!"
   API_PID=$!
+  WORKER_PIDS=""
   for i in $(seq 1 "$WORKERS"); do
     # shellcheck disable=SC2086
     "$BIN/worker" ${WORKER_ARGS:-} 2>"$STACK_DIR/worker$i.log" &
     STACK_PIDS="$STACK_PIDS $!"
+    WORKER_PIDS="$WORKER_PIDS $!"
   done
   API_URL="http://127.0.0.1:$aport"
   stack_wait_http "$API_URL/readyz" 10

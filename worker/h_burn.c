@@ -68,7 +68,7 @@ void burn_run(struct handlers *hs, const struct task_call *call, struct task_out
         outcome_fail(out, RUN_RETRY, "worker %s: out of memory for the task", hs->cfg->id);
         return;
     }
-    enum tthread_end end = tthread_go(&b->t, call->timeout_ms, hs->cfg->kill_grace_ms, hs->stops);
+    enum tthread_end end = tthread_go(&b->t, hs->runner, call->timeout_ms, hs->cfg->kill_grace_ms, hs->stops);
     switch (end) {
     case TTHREAD_DONE:
         out->burn = b->result;

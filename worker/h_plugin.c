@@ -176,7 +176,7 @@ void plugin_run(struct handlers *hs, struct plugin_lib *lib, const struct task_c
         return;
     }
     double secs = (double)call->timeout_ms / 1000.0;
-    switch (tthread_go(&r->t, call->timeout_ms, hs->cfg->kill_grace_ms, hs->stops)) {
+    switch (tthread_go(&r->t, hs->runner, call->timeout_ms, hs->cfg->kill_grace_ms, hs->stops)) {
     case TTHREAD_DONE:
         if (r->out.over)
             outcome_fail(out, RUN_FAILED, "result over --max-result (%zu bytes)", hs->cfg->max_result);

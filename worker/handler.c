@@ -273,6 +273,7 @@ struct handlers *handlers_new(const struct worker_config *cfg, volatile sig_atom
     }
     hs->cfg = cfg;
     hs->stops = stops;
+    hs->runner = tthread_runner_new(cfg->task_nice); /* NULL: a thread per run, slower but fine */
     for (size_t i = 0; i < cfg->tasks.n; i++)
         if (handlers_add_entry(hs, cfg->tasks.items[i], err, errlen) != 0)
             goto err;
@@ -302,6 +303,7 @@ void handlers_free(struct handlers *hs)
         handler_words_free(hs->h[i].argv);
     for (size_t i = 0; i < hs->nserves; i++)
         serve_proc_free(hs->serves[i], hs->cfg->kill_grace_ms);
+    tthread_runner_free(hs->runner);
     for (size_t i = 0; i < hs->nlibs && !hs->thread_left; i++)
         plugin_lib_close(hs->libs[i]);
     free(hs);

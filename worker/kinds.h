@@ -7,6 +7,7 @@
 
 #include "worker/handler.h"
 #include "worker/proc.h"
+#include "worker/tthread.h"
 
 struct serve_proc;
 struct plugin_lib;
@@ -31,6 +32,7 @@ struct handlers {
     size_t nlibs;
     char names[HANDLER_MAX * (JOB_TASK_MAX + 1)];
     bool thread_left; /* a run's thread was left running: plugins must stay loaded */
+    struct tthread_runner *runner; /* owned: the thread burn and plugin runs go on */
 };
 
 /* True once the worker was told to drop the running job. */

@@ -1,5 +1,6 @@
 #include "worker/tthread.h"
 
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -37,34 +38,153 @@ void tthread_unref(struct tthread *t)
     t->destroy(t);
 }
 
-static void *tthread_main(void *arg)
+struct tthread_runner {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;
+    struct tthread *job; /* posted, not yet taken */
+    bool busy;           /* running a job */
+    bool quit;           /* exit once idle */
+    int refs;            /* the owner's and the thread's */
+    int nice;
+};
+
+/* Linux nice is per thread: only the task yields, never the heartbeat.
+ * Raising one's own niceness needs no privilege; should it fail, the task
+ * merely runs at the worker's rank. */
+static void thread_nice(int nice)
 {
-    struct tthread *t = arg;
-    /* Linux nice is per thread: only the task yields, never the heartbeat.
-     * Raising one's own niceness needs no privilege; should it fail, the
-     * task merely runs at the worker's rank. */
-    if (t->nice > 0)
-        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), t->nice);
+    if (nice > 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
+}
+
+/* Runs t, says it is done, drops the thread's reference. */
+static void tthread_execute(struct tthread *t)
+{
     t->run(t);
     pthread_mutex_lock(&t->mu);
     t->done = true;
     pthread_cond_signal(&t->done_cv);
     pthread_mutex_unlock(&t->mu);
     tthread_unref(t);
+}
+
+static void *tthread_main(void *arg)
+{
+    struct tthread *t = arg;
+    thread_nice(t->nice);
+    tthread_execute(t);
     return NULL;
 }
 
-enum tthread_end tthread_go(struct tthread *t, int64_t timeout_ms, int64_t grace_ms,
-                            volatile sig_atomic_t *stops)
+static void runner_unref(struct tthread_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int left = --r->refs;
+    pthread_mutex_unlock(&r->mu);
+    if (left > 0)
+        return;
+    pthread_cond_destroy(&r->work_cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static void *runner_main(void *arg)
+{
+    struct tthread_runner *r = arg;
+    thread_nice(r->nice);
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->job && !r->quit)
+            pthread_cond_wait(&r->work_cv, &r->mu);
+        if (!r->job)
+            break;
+        struct tthread *t = r->job;
+        r->job = NULL;
+        r->busy = true;
+        pthread_mutex_unlock(&r->mu);
+        tthread_execute(t);
+        pthread_mutex_lock(&r->mu);
+        r->busy = false;
+    }
+    pthread_mutex_unlock(&r->mu);
+    runner_unref(r);
+    return NULL;
+}
+
+struct tthread_runner *tthread_runner_new(int nice)
+{
+    struct tthread_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    if (pthread_mutex_init(&r->mu, NULL) != 0)
+        goto err;
+    if (pthread_cond_init(&r->work_cv, NULL) != 0) {
+        pthread_mutex_destroy(&r->mu);
+        goto err;
+    }
+    r->refs = 2;
+    r->nice = nice;
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        goto err_sync;
+    int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&th, &attr, runner_main, r) == 0;
+    pthread_attr_destroy(&attr);
+    if (!created)
+        goto err_sync;
+    return r;
+err_sync:
+    pthread_cond_destroy(&r->work_cv);
+    pthread_mutex_destroy(&r->mu);
+err:
+    free(r);
+    return NULL;
+}
+
+void tthread_runner_free(struct tthread_runner *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->quit = true;
+    pthread_cond_signal(&r->work_cv);
+    pthread_mutex_unlock(&r->mu);
+    runner_unref(r);
+}
+
+/* Hands t to r when r is idle. Returns true when it did. */
+static bool runner_post(struct tthread_runner *r, struct tthread *t)
+{
+    if (!r)
+        return false;
+    pthread_mutex_lock(&r->mu);
+    bool idle = !r->busy && !r->job && !r->quit;
+    if (idle) {
+        r->job = t;
+        pthread_cond_signal(&r->work_cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return idle;
+}
+
+/* Starts t on a detached thread of its own. 0 or -1. */
+static int thread_start(struct tthread *t)
 {
     pthread_attr_t attr;
     pthread_t th;
     if (pthread_attr_init(&attr) != 0)
-        goto err;
+        return -1;
     int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
                   pthread_create(&th, &attr, tthread_main, t) == 0;
     pthread_attr_destroy(&attr);
-    if (!created)
+    return created ? 0 : -1;
+}
+
+enum tthread_end tthread_go(struct tthread *t, struct tthread_runner *r, int64_t timeout_ms,
+                            int64_t grace_ms, volatile sig_atomic_t *stops)
+{
+    if (!runner_post(r, t) && thread_start(t) != 0)
         goto err;
     int64_t deadline = wclock_mono_ms() + timeout_ms;
     enum tthread_end end = TTHREAD_DONE;

@@ -227,6 +227,8 @@ printf '%s\n' "$demo_log" | grep -Eq '^[[:space:]]*\|[[:space:]]*cpu[[:space:]]*
   && ok "demo table has cpu rows" || bad "demo table has no cpu row"
 printf '%s\n' "$demo_log" | grep -Eq '^[[:space:]]*\|[[:space:]]*io[[:space:]]*\|' \
   && ok "demo table has io rows" || bad "demo table has no io row"
+printf '%s\n' "$demo_log" | awk -F'|' '$3 ~ /queue, task hash_password/ && $5 + 0 > 0 {f = 1} END {exit !f}' \
+  && ok "demo table has the Python task row, with jobs done" || bad "demo table has no Python task row with jobs done"
 for f in results.json cpu.svg io.svg; do
   if [ -s "$OUT/$f" ]; then
     owner=$(stat -c %u "$OUT/$f")

@@ -19,6 +19,7 @@
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
 #define FETCH_BLOCK_S "1"
 #define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
+#define LOG_ERROR_SHOWN 200         /* bytes of a failed run's error in its log line */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
 #define REASON_SHUTDOWN "worker shutdown"
@@ -400,10 +401,18 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
         log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
         return JOB_ABANDONED;
     }
-    if (w->outcome.end != RUN_DONE)
-        log_info("job run failed", "id=%s task=%s end=%s error=\"%.200s\"", h->id, call.task,
-                 finish_state(w->outcome.end), w->outcome.error);
-    if (worker_finish(w, h->id, &w->outcome, w->outcome.exit_after ? NULL : next) == 0)
+    if (w->outcome.end != RUN_DONE) {
+        char q[LOG_ERROR_SHOWN * 4 + 8], shown[LOG_ERROR_SHOWN + 1];
+        size_t n = strnlen(w->outcome.error, LOG_ERROR_SHOWN);
+        memcpy(shown, w->outcome.error, n);
+        shown[n] = '\0';
+        log_info("job run failed", "id=%s task=%s end=%s error=%s", h->id, call.task,
+                 finish_state(w->outcome.end), log_quote(shown, q, sizeof q));
+    }
+    /* A job going back to its queue is not taken again in the same step:
+     * a worker waiting in BLMOVE (one that may serve its task) gets it first. */
+    bool take = !w->outcome.exit_after && w->outcome.end != RUN_RETRY;
+    if (worker_finish(w, h->id, &w->outcome, take ? next : NULL) == 0)
         w->jobs++;
     bool exit_after = w->outcome.exit_after;
     task_outcome_clear(&w->outcome);

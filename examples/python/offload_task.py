@@ -28,9 +28,9 @@ expected failures, such as bad args); any other exception answers
 
 Protocol (the worker's side of it is in worker/; this is the coprocess side)
 ------------------------------------------------------------------------------
-The worker starts the coprocess once per worker process, with the
-environment variables OFFLOAD_TASK (the task name it was bound to) and
-OFFLOAD_WORKER_ID, and speaks newline-delimited JSON (UTF-8) over its stdin
+The worker starts the coprocess once per worker process (task names bound
+to the same command share it, so each request says its task), with the
+environment variable OFFLOAD_WORKER_ID, and speaks newline-delimited JSON (UTF-8) over its stdin
 and stdout, one job at a time:
 
 - request, one line on stdin::

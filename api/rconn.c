@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/job.h"
 #include "common/log.h"
 
 #define RCONN_BACKOFF_MIN_MS 100
@@ -270,7 +271,8 @@ int rconn_command(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, c
     return redisAsyncCommandArgv(rc->ac, cb, priv, argc, argv, argvlen) == REDIS_OK ? 0 : -1;
 }
 
-#define RCONN_SCRIPT_ARGS_MAX (3 + 4 + 6 * 1000)
+/* the largest script call: a whole batch of ENQUEUE */
+#define RCONN_SCRIPT_ARGS_MAX (3 + 4 + SCRIPT_ENQUEUE_STRIDE * JOB_BATCH_MAX)
 
 int rconn_script(struct rconn *rc, enum script_id id, redisCallbackFn *cb, void *priv, int argc,
                  const char **argv, const size_t *argvlen)

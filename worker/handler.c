@@ -326,6 +326,7 @@ void handlers_run(struct handlers *hs, const struct task_call *call, struct task
     if (!h) {
         outcome_fail(out, RUN_RETRY, "no handler for task \"%s\" on worker %s (it serves: %s)",
                      call->task, hs->cfg->id, hs->names);
+        out->no_handler = true;
         return;
     }
     switch (h->kind) {

@@ -59,6 +59,7 @@ struct task_outcome {
     bool has_burn;       /* burn's figures below are the result */
     struct task_result burn;
     bool exit_after;     /* report, then stop this process (a plugin run would not stop) */
+    bool no_handler;     /* RUN_RETRY because this worker serves no such task */
     char error[HANDLER_ERROR_MAX]; /* why, when not RUN_DONE */
 };
 

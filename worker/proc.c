@@ -326,6 +326,7 @@ static int spawn(struct proc *p, const struct proc_spec *s, char *err, size_t er
     while (n == -1 && errno == EINTR);
     if (n != 0) {
         int st;
+        kill(pid, SIGKILL); /* on its way to _exit(127) anyway; and a read error proves nothing */
         while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
             ;
         snprintf(err, errlen, "cannot run %s: %s", s->argv[0],
@@ -334,9 +335,7 @@ static int spawn(struct proc *p, const struct proc_spec *s, char *err, size_t er
     }
     fd_close(&report[0]);
     p->pid = pid;
-    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by itself */
-    if (p->pidfd < 0)
-        p->pidfd = -1;
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* -1 before Linux 5.3; close-on-exec */
     p->in = in[1];
     p->out = out[0];
     p->err = errp[0];
@@ -427,14 +426,17 @@ static int proc_finish(struct proc *p)
     return st;
 }
 
+/* A none proc (pid 0) owns no descriptor, whatever its fields say: a
+ * zero-initialised one has 0 in each of them. */
+
 void proc_stop(struct proc *p, int64_t grace_ms, int *status)
 {
     int st = 0;
-    /* Pipes first: a child blocked on one is not kept waiting for the grace. */
-    fd_close(&p->in);
-    fd_close(&p->out);
-    fd_close(&p->err);
     if (p->pid > 0) {
+        /* Pipes first: a child blocked on one is not kept waiting for the grace. */
+        fd_close(&p->in);
+        fd_close(&p->out);
+        fd_close(&p->err);
         if (grace_ms > 0 && !proc_exited(p)) {
             proc_signal(p, SIGTERM);
             proc_wait_exit(p, grace_ms);
@@ -442,7 +444,6 @@ void proc_stop(struct proc *p, int64_t grace_ms, int *status)
         proc_signal(p, SIGKILL); /* the child if still there, and what it left in its group */
         st = proc_finish(p);
     }
-    fd_close(&p->pidfd);
     *p = proc_none;
     if (status)
         *status = st;
@@ -457,7 +458,7 @@ int proc_reap(struct proc *p, int *status)
         proc_signal(p, SIGKILL);
         st = proc_finish(p);
     }
-    proc_stop(p, 0, NULL); /* none already, or none with stray descriptors: closes them */
+    *p = proc_none;
     if (status)
         *status = st;
     return 0;
@@ -811,8 +812,8 @@ enum coproc_rv coproc_call(struct coproc *c, const char *req, size_t req_len, si
 
 void coproc_stop(struct coproc *c, int64_t grace_ms)
 {
-    fd_close(&c->p.in);
     if (c->p.pid > 0) {
+        fd_close(&c->p.in);
         /* It should exit on stdin EOF: wait grace_ms, reading (and dropping)
          * what it still prints so a full pipe cannot block its exit. */
         int64_t now = wclock_mono_ms();

@@ -19,6 +19,7 @@
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
 #define FETCH_BLOCK_S "1"
 #define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
+#define NO_HANDLER_PAUSE_MS 100     /* after bouncing a job it cannot run: a worker that can gets it first */
 #define LOG_ERROR_SHOWN 200         /* bytes of a failed run's error in its log line */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
@@ -415,6 +416,8 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
     if (worker_finish(w, h->id, &w->outcome, take ? next : NULL) == 0)
         w->jobs++;
     bool exit_after = w->outcome.exit_after;
+    if (w->outcome.no_handler)
+        wclock_sleep_ms(NO_HANDLER_PAUSE_MS);
     task_outcome_clear(&w->outcome);
     worker_summary(w, false);
     return exit_after ? JOB_FATAL : JOB_HANDLED;

@@ -218,6 +218,19 @@ static void child_close_from(int from, int keep, int fd_max)
             close(fd);
 }
 
+/* SIG_DFL for a signal glibc's sigaction refuses to touch, through the
+ * system call itself (async-signal-safe). */
+static void child_default_raw(int sig)
+{
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        unsigned long mask;
+    } k = {SIG_DFL, 0, NULL, 0};
+    (void)syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof k.mask);
+}
+
 /* The child, from fork to exec. Async-signal-safe calls only. */
 static void child_exec(const struct child_plan *c) __attribute__((noreturn));
 static void child_exec(const struct child_plan *c)
@@ -234,8 +247,8 @@ static void child_exec(const struct child_plan *c)
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* glibc's reserved signals fail: fine */
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &dfl, NULL) != 0)
+            child_default_raw(sig); /* glibc refuses its reserved ones (32, 33), which an ignoring parent passes on */
     if (dup2(c->in, STDIN_FILENO) == -1 || dup2(c->out, STDOUT_FILENO) == -1 ||
         (c->err >= 0 && dup2(c->err, STDERR_FILENO) == -1))
         child_fail(c->report, errno);

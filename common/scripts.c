@@ -51,18 +51,29 @@
     "end\n"
 
 /* The FINISH step as a function: 1 stored, 0 ignored (already terminal).
- * st is done, failed, or retry: a run that ended like a crash (no handler,
- * a coprocess that died), which puts the job at the back of its queue while
- * attempts remain and makes it dead after the last. Empty arguments store
+ * st is done, failed, retry: a run that ended like a crash (no handler, a
+ * coprocess that died), which puts the job at the back of its queue while
+ * attempts remain and makes it dead after the last, or requeue: a run that
+ * never reached its task (back, the attempt not counted). retry and requeue
+ * are ignored unless w still holds the job (a recovered job runs elsewhere). Empty arguments store
  * nothing: digest..wall are burn's, res/rkind a user task's output. */
 #define LUA_FINISH \
     "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
-    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts')\n" \
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts',\n" \
+    "    'worker')\n" \
     "  local cur = f[1]\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n" \
-    "  if cur == 'queued' then redis.call('LREM', P .. 'q:' .. f[2], 0, id) end\n" \
+    "  if not f[2] then st = 'failed'; err = 'malformed job: no queue' end\n" \
+    "  if (st == 'retry' or st == 'requeue') and f[6] ~= w then return 0 end\n" \
+    "  if cur == 'queued' and f[2] then redis.call('LREM', P .. 'q:' .. f[2], 0, id) end\n" \
+    "  if st == 'requeue' then\n" \
+    "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
+    "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
+    "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
+    "    return 1\n" \
+    "  end\n" \
     "  if st == 'retry' then\n" \
     "    local a, m = f[4] or '0', f[5] or '1'\n" \
     "    if tonumber(a) < tonumber(m) then\n" \

@@ -30,11 +30,12 @@ enum script_id {
      * A job that is gone, cancelled or terminal is dropped from the worker's
      * wip list and nil is replied: skip it. */
     SCRIPT_START,
-    /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry),
+    /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry|requeue),
      * digest, iterations, cpu_ms, wall_ms, error, result, result_kind
      * (SCRIPT_FINISH_ARGC in all; empty values are not stored). retry: a run
      * that ended like a crash goes to the back of its queue while attempts
-     * remain, else dead:{queue}. Stores the result, sets the TTL, LREMs the id from the worker's wip list (and from its queue, if a
+     * remain, else dead:{queue}; requeue: back, the attempt not counted (both
+     * only while this worker holds the job). Stores the result, sets the TTL, LREMs the id from the worker's wip list (and from its queue, if a
      * recovery had put it back), PUBLISHes the id to every notify channel.
      * Replies 1, or 0 when the job was already terminal (result ignored). */
     SCRIPT_FINISH,

@@ -20,7 +20,7 @@ void exec_run(struct handlers *hs, const struct handler *h, const struct task_ca
     snprintf(env[3], sizeof env[3], "OFFLOAD_QUEUE=%s", call->queue);
     snprintf(env[4], sizeof env[4], "OFFLOAD_WORKER_ID=%s", hs->cfg->id);
     const char *env_extra[] = {env[0], env[1], env[2], env[3], env[4], NULL};
-    const struct proc_spec spec = {(const char *const *)h->argv, env_extra, true};
+    const struct proc_spec spec = {(const char *const *)h->argv, env_extra, true, handler_env_drop};
     const char *input = call->args_len ? call->args : "null";
     size_t in_len = call->args_len ? call->args_len : 4;
     struct proc_run_out o;
@@ -54,8 +54,8 @@ void exec_run(struct handlers *hs, const struct handler *h, const struct task_ca
     case PROC_ABANDONED:
         out->end = RUN_ABANDONED;
         break;
-    case PROC_NOSTART:
-        outcome_fail(out, RUN_RETRY, "worker %s: %s", hs->cfg->id, o.err_tail);
+    case PROC_NOSTART: /* the command never ran: not the job's fault */
+        outcome_fail(out, RUN_REQUEUE, "worker %s: %s", hs->cfg->id, o.err_tail);
         break;
     }
     free(o.out);

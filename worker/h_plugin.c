@@ -18,6 +18,7 @@
 
 struct plugin_lib {
     char *path;                      /* owned */
+    bool inited;                     /* init was called: fini is due */
     void *dl;                        /* dlopen handle */
     const struct offload_plugin *pl; /* inside dl */
 };
@@ -27,6 +28,7 @@ struct offload_out {
     char *buf;           /* owned; one byte of room beyond len for a NUL */
     size_t len, cap, max;
     bool over;           /* a write passed max */
+    bool oom;            /* a write found no memory */
     char err[PLUGIN_ERR_MAX];
     const atomic_int *cancel;
 };
@@ -44,7 +46,7 @@ struct plugin_run {
 
 static int host_write(struct offload_out *o, const void *buf, size_t len)
 {
-    if (o->over || len > o->max - o->len) {
+    if (o->over || o->oom || len > o->max - o->len) {
         o->over = true;
         return -1;
     }
@@ -54,8 +56,7 @@ static int host_write(struct offload_out *o, const void *buf, size_t len)
             cap *= 2;
         char *b = realloc(o->buf, cap);
         if (!b) {
-            snprintf(o->err, sizeof o->err, "worker out of memory for the result");
-            o->over = true;
+            o->oom = true;
             return -1;
         }
         o->buf = b;
@@ -76,9 +77,9 @@ static int host_cancelled(struct offload_out *o)
     return atomic_load(o->cancel);
 }
 
-static const struct offload_host plugin_host = {host_write, host_fail, host_cancelled};
+static const struct offload_host plugin_host = {sizeof plugin_host, host_write, host_fail, host_cancelled};
 
-struct plugin_lib *plugin_lib_open(const char *path, char *err, size_t errlen)
+struct plugin_lib *plugin_lib_open(const char *path, bool init, char *err, size_t errlen)
 {
     struct plugin_lib *lib = calloc(1, sizeof *lib);
     if (!lib || !(lib->path = strdup(path))) {
@@ -99,10 +100,13 @@ struct plugin_lib *plugin_lib_open(const char *path, char *err, size_t errlen)
         errmsg_fail(err, errlen, "plugin %s: ABI %u, this worker speaks %d", path, lib->pl->abi, OFFLOAD_PLUGIN_ABI);
         goto err;
     }
+    if (!init)
+        return lib;
     if (lib->pl->init && lib->pl->init() != 0) {
         errmsg_fail(err, errlen, "plugin %s: init failed", path);
         goto err;
     }
+    lib->inited = true;
     log_info("plugin loaded", "path=\"%s\" name=\"%s\"", path, lib->pl->name ? lib->pl->name : "");
     return lib;
 err:
@@ -121,7 +125,7 @@ const char *plugin_lib_path(const struct plugin_lib *lib)
 
 void plugin_lib_close(struct plugin_lib *lib)
 {
-    if (lib->pl->fini)
+    if (lib->inited && lib->pl->fini)
         lib->pl->fini();
     dlclose(lib->dl);
     free(lib->path);
@@ -178,7 +182,9 @@ void plugin_run(struct handlers *hs, struct plugin_lib *lib, const struct task_c
     double secs = (double)call->timeout_ms / 1000.0;
     switch (tthread_go(&r->t, hs->runner, call->timeout_ms, hs->cfg->kill_grace_ms, hs->stops)) {
     case TTHREAD_DONE:
-        if (r->out.over)
+        if (r->out.oom)
+            outcome_fail(out, RUN_RETRY, "worker %s: out of memory for the result", hs->cfg->id);
+        else if (r->out.over)
             outcome_fail(out, RUN_FAILED, "result over --max-result (%zu bytes)", hs->cfg->max_result);
         else if (r->rv != 0 && r->out.err[0])
             outcome_fail(out, RUN_FAILED, "%s", r->out.err);

@@ -1,7 +1,7 @@
 /* serve handlers: a long-lived coprocess per worker process (shared by the
  * task names bound to the same SPEC), one JSON line per job each way:
  *   → {"id","task","args","attempt","queue","timeout_ms"}
- *   ← {"id","result":…} or {"id","error":"…"}  ("id" optional; must match)
+ *   ← {"id","result":…} or {"id","error":"…"}  (the request's id)
  * A coprocess that dies or answers garbage is restarted with backoff and
  * the job it held is retried like a killed worker's. */
 #include <inttypes.h>
@@ -69,7 +69,7 @@ int serve_proc_start(struct handlers *hs, struct serve_proc *sp, char *err, size
     char id_env[WORKER_ID_MAX + 32];
     snprintf(id_env, sizeof id_env, "OFFLOAD_WORKER_ID=%s", hs->cfg->id);
     const char *env_extra[] = {id_env, NULL};
-    const struct proc_spec spec = {(const char *const *)sp->argv, env_extra, false};
+    const struct proc_spec spec = {(const char *const *)sp->argv, env_extra, false, handler_env_drop};
     if (coproc_start(&sp->co, &spec, err, errlen) != 0)
         return -1;
     log_info("coprocess started", "pid=%ld spec=\"%s\"", (long)sp->co.p.pid, sp->spec);
@@ -113,7 +113,7 @@ static int serve_ensure(struct handlers *hs, struct serve_proc *sp, struct task_
         char err[512];
         if (serve_proc_start(hs, sp, err, sizeof err) != 0) {
             serve_restart_later(hs, sp, true);
-            outcome_fail(out, RUN_RETRY, "worker %s: cannot start the coprocess: %s", hs->cfg->id, err);
+            outcome_fail(out, RUN_REQUEUE, "worker %s: cannot start the coprocess: %s", hs->cfg->id, err);
             return -1;
         }
     }
@@ -126,7 +126,11 @@ static size_t serve_request(struct handlers *hs, struct serve_proc *sp, const st
 {
     const char *args = call->args_len ? call->args : "null";
     size_t alen = call->args_len ? call->args_len : 4;
-    if (memchr(args, '\n', alen)) {
+    /* The API stores compact JSON; anything else was written around it and
+     * must not be spliced into the request line. */
+    json_t *valid = json_loadb(args, alen, JSON_DECODE_ANY, NULL);
+    json_decref(valid);
+    if (!valid || memchr(args, '\n', alen)) {
         outcome_fail(out, RUN_FAILED, "args: not one line of JSON");
         return 0;
     }
@@ -144,7 +148,11 @@ static size_t serve_request(struct handlers *hs, struct serve_proc *sp, const st
                      "{\"id\":\"%s\",\"task\":\"%s\",\"args\":%.*s,\"attempt\":%u,\"queue\":\"%s\","
                      "\"timeout_ms\":%" PRId64 "}\n",
                      call->id, call->task, (int)alen, args, call->attempt, call->queue, call->timeout_ms);
-    return n > 0 && (size_t)n < sp->req_cap ? (size_t)n : 0;
+    if (n <= 0 || (size_t)n >= sp->req_cap) {
+        outcome_fail(out, RUN_FAILED, "worker %s: the request line does not fit", hs->cfg->id);
+        return 0;
+    }
+    return (size_t)n;
 }
 
 /* Reads one answer line into out. Returns 0, or -1 when it is garbage. */
@@ -153,7 +161,9 @@ static int serve_answer(struct handlers *hs, const struct task_call *call, const
 {
     json_t *a = json_loadb(line, len, 0, NULL), *v;
     const char *id = json_string_value(json_object_get(a, "id"));
-    if (!json_is_object(a) || (json_object_get(a, "id") && (!id || strcmp(id, call->id) != 0)))
+    /* the id is required: a stray line (a print() gone to stdout) must not
+     * become the next job's answer */
+    if (!json_is_object(a) || !id || strcmp(id, call->id) != 0)
         goto err;
     if ((v = json_object_get(a, "result")) != NULL) {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -16,6 +16,8 @@
 
 #define WORDS_MAX 256 /* words in one SPEC */
 
+const char *const handler_env_drop[] = {"REDIS_URL", "API_TOKEN", "WORKER_*", NULL};
+
 bool handlers_abandon(void *hs)
 {
     const struct handlers *h = hs;
@@ -90,8 +92,8 @@ char **handler_words(const char *spec, char *err, size_t errlen)
             if (q == '\'' || q == '"') {
                 const char *end = p + 1;
                 while (*end && *end != q) {
-                    if (q == '"' && *end == '\\' && (end[1] == '"' || end[1] == '\\'))
-                        end++;
+                    if (q == '"' && *end == '\\' && end[1] && strchr("\"\\$`", end[1]))
+                        end++; /* what a shell unescapes inside "…" */
                     cur[o++] = *end++;
                 }
                 if (*end != q) {
@@ -176,7 +178,7 @@ static struct plugin_lib *plugin_for(struct handlers *hs, const char *path, char
     for (size_t i = 0; i < hs->nlibs; i++)
         if (strcmp(plugin_lib_path(hs->libs[i]), path) == 0)
             return hs->libs[i];
-    struct plugin_lib *lib = plugin_lib_open(path, err, errlen);
+    struct plugin_lib *lib = plugin_lib_open(path, hs->init, err, errlen);
     if (lib)
         hs->libs[hs->nlibs++] = lib;
     return lib;
@@ -205,6 +207,8 @@ static int handler_add(struct handlers *hs, const char *entry, char *err, size_t
     struct handler *h = &hs->h[hs->n];
     memset(h, 0, sizeof *h);
     memcpy(h->name, name, nlen + 1);
+    if (strcmp(name, JOB_TASK_DEFAULT) == 0 && !(klen == 4 && memcmp(kind, "burn", 4) == 0))
+        return errmsg_fail(err, errlen, "--task burn: the built-in task keeps its name; bind yours to another");
     if (klen == 4 && memcmp(kind, "burn", 4) == 0) {
         h->kind = HANDLER_BURN;
     } else if (klen == 6 && memcmp(kind, "plugin", 6) == 0) {
@@ -264,7 +268,7 @@ static void handlers_names_build(struct handlers *hs)
 }
 
 struct handlers *handlers_new(const struct worker_config *cfg, volatile sig_atomic_t *stops,
-                              char *err, size_t errlen)
+                              bool init, char *err, size_t errlen)
 {
     struct handlers *hs = calloc(1, sizeof *hs);
     if (!hs) {
@@ -273,7 +277,9 @@ struct handlers *handlers_new(const struct worker_config *cfg, volatile sig_atom
     }
     hs->cfg = cfg;
     hs->stops = stops;
-    hs->runner = tthread_runner_new(cfg->task_nice); /* NULL: a thread per run, slower but fine */
+    hs->init = init;
+    if (init)
+        hs->runner = tthread_runner_new(cfg->task_nice); /* NULL: a thread per run, slower but fine */
     for (size_t i = 0; i < cfg->tasks.n; i++)
         if (handlers_add_entry(hs, cfg->tasks.items[i], err, errlen) != 0)
             goto err;
@@ -317,6 +323,11 @@ const char *handlers_names(const struct handlers *hs)
 bool handlers_have_plugin(const struct handlers *hs)
 {
     return hs->nlibs > 0;
+}
+
+bool handlers_thread_left(const struct handlers *hs)
+{
+    return hs->thread_left;
 }
 
 void handlers_run(struct handlers *hs, const struct task_call *call, struct task_outcome *out)

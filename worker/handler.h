@@ -42,12 +42,15 @@ struct task_call {
     int64_t timeout_ms;  /* this run's limit (the job's, else --task-timeout) */
 };
 
-/* How a run ended: what the worker reports. */
+/* How a run ended: what the worker reports. RUN_FAILED is the zero value,
+ * so a path that forgets to say never reports success. */
 enum run_end {
-    RUN_DONE,      /* finished: result below */
     RUN_FAILED,    /* the task failed (error, timeout, oversized output): the job fails */
+    RUN_DONE,      /* finished: result below */
     RUN_RETRY,     /* ended like a crash (no handler, a coprocess died): attempt counted,
                       back on the queue while attempts remain, else dead */
+    RUN_REQUEUE,   /* never reached the task (its process could not start): back on the
+                      queue, the attempt not counted; the worker pauses before its next job */
     RUN_ABANDONED, /* the worker's second stop signal: the job goes back, the worker stops */
 };
 
@@ -67,11 +70,12 @@ struct handlers;
 
 /* Builds the handlers of cfg->tasks (each entry may hold several, one per
  * line, as the WORKER_TASKS variable does): resolves commands in PATH,
- * loads plugins and calls their init. stops is the worker's signal count
- * (2 = abandon the running job). Returns the set (handlers_free), or NULL
- * with err naming the bad entry. */
+ * loads plugins and checks their ABI, and when `init` calls their init (a
+ * check of the flags before forking passes false). stops is the worker's
+ * signal count (2 = abandon the running job). Returns the set
+ * (handlers_free), or NULL with err naming the bad entry. */
 struct handlers *handlers_new(const struct worker_config *cfg, volatile sig_atomic_t *stops,
-                              char *err, size_t errlen);
+                              bool init, char *err, size_t errlen);
 /* Starts every serve coprocess now, so the first job does not wait for one
  * (a failure is logged; it is retried when a job needs it). */
 void handlers_start(struct handlers *h);
@@ -81,6 +85,10 @@ void handlers_free(struct handlers *h);
 const char *handlers_names(const struct handlers *h);
 /* True when a plugin is loaded (then the process runs supervised). */
 bool handlers_have_plugin(const struct handlers *h);
+/* True when a run's thread was left running (abandoned, or a plugin run that
+ * would not stop): the process must end with _exit, so that no library
+ * destructor runs under that thread. */
+bool handlers_thread_left(const struct handlers *h);
 
 /* Runs call through the handler of call->task and fills *out (cleared
  * first). A task no handler serves is RUN_RETRY with an error naming the
@@ -88,6 +96,10 @@ bool handlers_have_plugin(const struct handlers *h);
  * grace, except a plugin's run (see plugin.h). */
 void handlers_run(struct handlers *h, const struct task_call *call, struct task_outcome *out);
 void task_outcome_clear(struct task_outcome *out);
+
+/* What a task process does not inherit from the worker's environment: the
+ * worker's own settings, which hold Redis's password and the API's token. */
+extern const char *const handler_env_drop[];
 
 /* Splits SPEC into words like a shell without expansions: blanks separate,
  * '…' and "…" quote, \ escapes outside '…'. Returns a NULL-terminated

@@ -32,6 +32,7 @@ struct handlers {
     size_t nlibs;
     char names[HANDLER_MAX * (JOB_TASK_MAX + 1)];
     bool thread_left; /* a run's thread was left running: plugins must stay loaded */
+    bool init;        /* plugins' init was called (not a check of the flags) */
     struct tthread_runner *runner; /* owned: the thread burn and plugin runs go on */
 };
 
@@ -56,10 +57,11 @@ void serve_proc_free(struct serve_proc *sp, int64_t grace_ms);
 void serve_run(struct handlers *hs, struct serve_proc *sp, const struct task_call *call,
                struct task_outcome *out);
 
-/* dlopen()s path, checks its ABI, calls init. NULL with err set. */
-struct plugin_lib *plugin_lib_open(const char *path, char *err, size_t errlen);
+/* dlopen()s path, checks its ABI, and calls its init when `init`. NULL
+ * with err set. */
+struct plugin_lib *plugin_lib_open(const char *path, bool init, char *err, size_t errlen);
 const char *plugin_lib_path(const struct plugin_lib *lib);
-/* Calls fini and dlclose()s. */
+/* Calls fini (if init was called) and dlclose()s. */
 void plugin_lib_close(struct plugin_lib *lib);
 void plugin_run(struct handlers *hs, struct plugin_lib *lib, const struct task_call *call,
                 struct task_outcome *out);

@@ -2,10 +2,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/url.h"
+#include "worker/handler.h"
 #include "worker/supervisor.h"
 #include "worker/worker.h"
 
@@ -125,9 +127,15 @@ int main(int argc, char **argv)
         log_error("cannot install signal handlers", NULL);
         return 1;
     }
-    /* A plugin that crashes takes its process down: run supervised, so one
-     * comes back (and the job is recovered as after kill -9). */
-    if (procs > 1 || worker_config_has_plugin(&cfg)) {
+    /* Every --task is checked here, before any fork (a bad one exits 2, not
+     * in a restart loop). A plugin that crashes takes its process down: run
+     * supervised, so one comes back (and the job is recovered as after kill -9). */
+    struct handlers *check = handlers_new(&cfg, &stop_requests, false, err, sizeof err);
+    if (!check)
+        return usage_error(err);
+    bool plugins = handlers_have_plugin(check);
+    handlers_free(check);
+    if (procs > 1 || plugins) {
         int slot = 0;
         int rv = supervisor_run((int)procs, &stop_requests, &slot);
         if (rv != SUPERVISOR_CHILD)
@@ -142,5 +150,10 @@ int main(int argc, char **argv)
         log_error("cannot make a worker id (no random source)", NULL);
         return 1;
     }
-    return worker_run(&cfg, &stop_requests);
+    int status = worker_run(&cfg, &stop_requests);
+    if (status & WORKER_EXIT_NOW) {
+        fflush(NULL);
+        _exit(status & ~WORKER_EXIT_NOW); /* a task thread still runs: no destructors under it */
+    }
+    return status;
 }

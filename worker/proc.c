@@ -153,10 +153,23 @@ static bool env_named(const char *const *list, size_t from, const char *e)
     return false;
 }
 
-/* environ plus extra, an entry of extra replacing any same-named one (the
- * last of extra winning). Returns a malloc'd array whose strings are borrowed
- * from environ and extra (caller frees the array only), or NULL. */
-static char **env_build(const char *const *extra)
+/* True when e ("NAME=value") is named by drop ("NAME", or "PREFIX*"). */
+static bool env_dropped(const char *const *drop, const char *e)
+{
+    size_t n = env_name_len(e);
+    for (size_t i = 0; drop && drop[i]; i++) {
+        size_t d = strlen(drop[i]);
+        if (d > 0 && drop[i][d - 1] == '*' ? strncmp(e, drop[i], d - 1) == 0
+                                            : d == n && strncmp(e, drop[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* environ minus drop plus extra, an entry of extra replacing any same-named
+ * one (the last of extra winning). Returns a malloc'd array whose strings are
+ * borrowed from environ and extra (caller frees the array only), or NULL. */
+static char **env_build(const char *const *extra, const char *const *drop)
 {
     static const char *const none[] = {NULL};
     if (!extra)
@@ -171,7 +184,7 @@ static char **env_build(const char *const *extra)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!env_named(extra, 0, environ[i]))
+        if (!env_named(extra, 0, environ[i]) && !env_dropped(drop, environ[i]))
             envp[k++] = environ[i];
     for (size_t j = 0; j < m; j++)
         if (!env_named(extra, j + 1, extra[j]))
@@ -283,7 +296,7 @@ static int spawn(struct proc *p, const struct proc_spec *s, char *err, size_t er
         snprintf(err, errlen, "no such command: %s", s->argv[0]);
         return -1;
     }
-    if (found == -2 || !(envp = env_build(s->env_extra))) {
+    if (found == -2 || !(envp = env_build(s->env_extra, s->env_drop))) {
         rv = -2;
         snprintf(err, errlen, "out of memory");
         goto err;
@@ -427,7 +440,7 @@ static int proc_finish(struct proc *p)
     int st = 0;
     while (waitpid(p->pid, &st, 0) == -1) {
         if (errno != EINTR) {
-            st = 0;
+            st = PROC_STATUS_UNKNOWN; /* reaped by someone else: never report success */
             break;
         }
     }
@@ -479,7 +492,9 @@ int proc_reap(struct proc *p, int *status)
 
 void proc_status_text(int status, char *buf, size_t len)
 {
-    if (WIFEXITED(status)) {
+    if (status == PROC_STATUS_UNKNOWN) {
+        snprintf(buf, len, "exit status unknown (the child was reaped elsewhere)");
+    } else if (WIFEXITED(status)) {
         snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
         const char *name = strsignal(WTERMSIG(status));

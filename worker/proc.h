@@ -30,7 +30,13 @@ struct proc_spec {
     const char *const *argv;      /* NULL-terminated; argv[0] searched in PATH without a '/' */
     const char *const *env_extra; /* "NAME=value", NULL-terminated, or NULL; replaces same names */
     bool capture_stderr;          /* true: a pipe in p->err; false: inherited */
+    const char *const *env_drop;  /* names left out of the worker's environment ("PREFIX_*"
+                                     drops a whole family), NULL-terminated, or NULL */
 };
+
+/* The waitpid status proc_* report when the child could not be reaped
+ * (someone else did: SIGCHLD ignored): neither an exit nor a signal. */
+#define PROC_STATUS_UNKNOWN (-1)
 
 /* Says whether to give up at once (the worker's second SIGTERM). */
 typedef bool (*proc_abandon_fn)(void *arg);

@@ -73,11 +73,3 @@ int worker_queues_parse(struct worker_config *cfg, const char *list, char *err, 
     }
     return 0;
 }
-
-bool worker_config_has_plugin(const struct worker_config *cfg)
-{
-    for (size_t i = 0; i < cfg->tasks.n; i++)
-        if (strstr(cfg->tasks.items[i], "=plugin:"))
-            return true;
-    return false;
-}

@@ -45,7 +45,5 @@ int worker_id_default(char *buf, size_t len);
 /* The CLIENT SETNAME of a worker's connections: "<prefix>worker:<id>".
  * Returns the length, or -1 when it does not fit. */
 int worker_client_name(char *buf, size_t len, const char *prefix, const char *id);
-/* True when a --task entry binds a plugin. */
-bool worker_config_has_plugin(const struct worker_config *cfg);
 
 #endif

@@ -111,6 +111,25 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
+/* Starts fn(arg) on a detached thread that blocks every signal (SIGTERM is
+ * the worker thread's to see; a task's blocking calls must not get EINTR
+ * from it). 0 or -1. */
+static int thread_spawn(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    sigset_t all, old;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&th, &attr, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return created ? 0 : -1;
+}
+
 struct tthread_runner *tthread_runner_new(int nice)
 {
     struct tthread_runner *r = calloc(1, sizeof *r);
@@ -124,14 +143,7 @@ struct tthread_runner *tthread_runner_new(int nice)
     }
     r->refs = 2;
     r->nice = nice;
-    pthread_attr_t attr;
-    pthread_t th;
-    if (pthread_attr_init(&attr) != 0)
-        goto err_sync;
-    int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                  pthread_create(&th, &attr, runner_main, r) == 0;
-    pthread_attr_destroy(&attr);
-    if (!created)
+    if (thread_spawn(runner_main, r) != 0)
         goto err_sync;
     return r;
 err_sync:
@@ -168,29 +180,18 @@ static bool runner_post(struct tthread_runner *r, struct tthread *t)
     return idle;
 }
 
-/* Starts t on a detached thread of its own. 0 or -1. */
-static int thread_start(struct tthread *t)
-{
-    pthread_attr_t attr;
-    pthread_t th;
-    if (pthread_attr_init(&attr) != 0)
-        return -1;
-    int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                  pthread_create(&th, &attr, tthread_main, t) == 0;
-    pthread_attr_destroy(&attr);
-    return created ? 0 : -1;
-}
 
 enum tthread_end tthread_go(struct tthread *t, struct tthread_runner *r, int64_t timeout_ms,
                             int64_t grace_ms, volatile sig_atomic_t *stops)
 {
-    if (!runner_post(r, t) && thread_start(t) != 0)
+    if (!runner_post(r, t) && thread_spawn(tthread_main, t) != 0)
         goto err;
     int64_t deadline = wclock_mono_ms() + timeout_ms;
     enum tthread_end end = TTHREAD_DONE;
     pthread_mutex_lock(&t->mu);
     while (!t->done) {
         if (*stops >= 2) {
+            atomic_store(&t->cancel, 1); /* plugin.h: cancelled() turns true when stopping at once */
             end = TTHREAD_ABANDONED;
             break;
         }

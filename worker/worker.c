@@ -20,6 +20,7 @@
 #define FETCH_BLOCK_S "1"
 #define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
 #define NO_HANDLER_PAUSE_MS 100     /* after bouncing a job it cannot run: a worker that can gets it first */
+#define REQUEUE_PAUSE_MS 1000       /* after a task process could not start: a broken host does not spin */
 #define LOG_ERROR_SHOWN 200         /* bytes of a failed run's error in its log line */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
@@ -152,7 +153,7 @@ static int worker_ensure(struct worker *w, redis_conn_stop_fn stop)
 struct held_job {
     redisReply *reply;  /* owned; NULL when nothing is held */
     redisReply **f;     /* SCRIPT_START's SCRIPT_START_FIELDS fields, inside reply */
-    char id[JOBID_LEN + 64];
+    char *id;           /* owned: the id exactly as Redis holds it */
 };
 
 /* Where each of SCRIPT_START's fields is. */
@@ -162,6 +163,7 @@ static void held_clear(struct held_job *h)
 {
     if (h->reply)
         freeReplyObject(h->reply);
+    free(h->id);
     memset(h, 0, sizeof *h);
 }
 
@@ -176,11 +178,12 @@ static int held_take(struct held_job *h, redisReply *reply, const char *id, redi
         ok = ok && f[i]->type == REDIS_REPLY_STRING;
     if (!id)
         ok = ok && f[-1]->type == REDIS_REPLY_STRING;
+    if (ok)
+        ok = (h->id = strdup(id ? id : f[-1]->str)) != NULL;
     if (!ok) {
         freeReplyObject(reply);
         return -1;
     }
-    snprintf(h->id, sizeof h->id, "%s", id ? id : f[-1]->str);
     h->f = f;
     h->reply = reply;
     return 0;
@@ -277,6 +280,8 @@ static const char *finish_state(enum run_end end)
         return "done";
     case RUN_RETRY:
         return "retry";
+    case RUN_REQUEUE:
+        return "requeue";
     case RUN_FAILED:
     case RUN_ABANDONED:
         break;
@@ -368,6 +373,15 @@ static void worker_summary(struct worker *w, bool force)
     w->summary_jobs = w->jobs;
 }
 
+/* The outcome of a job whose id, queue or task breaks the API's rules. */
+static void outcome_malformed(struct task_outcome *o)
+{
+    o->end = RUN_FAILED;
+    snprintf(o->error, sizeof o->error,
+             "malformed job: id, queue or task is not what the API writes ([A-Za-z0-9_.:-]{1,64}; "
+             "task [a-z0-9_.:-]{1,64})");
+}
+
 /* A number field of a held job, or def when empty or malformed. */
 static long long held_num(const struct held_job *h, int field, long long def)
 {
@@ -397,7 +411,14 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
     };
     log_debug("job started", "id=%s task=%s attempt=%s max_attempts=%s", h->id, call.task,
               f[F_ATTEMPTS]->str, f[F_MAX_ATTEMPTS]->str);
-    handlers_run(w->handlers, &call, &w->outcome);
+    /* The API checks all three; a job written into Redis by other hands is
+     * not run (its names reach environments, logs and JSON lines). */
+    if (!job_queue_valid(h->id) || !job_queue_valid(call.queue) || !job_task_valid(call.task)) {
+        task_outcome_clear(&w->outcome);
+        outcome_malformed(&w->outcome);
+    } else {
+        handlers_run(w->handlers, &call, &w->outcome);
+    }
     if (w->outcome.end == RUN_ABANDONED) {
         log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
         return JOB_ABANDONED;
@@ -412,12 +433,15 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
     }
     /* A job going back to its queue is not taken again in the same step:
      * a worker waiting in BLMOVE (one that may serve its task) gets it first. */
-    bool take = !w->outcome.exit_after && w->outcome.end != RUN_RETRY;
+    bool back = w->outcome.end == RUN_RETRY || w->outcome.end == RUN_REQUEUE;
+    bool take = !w->outcome.exit_after && !back;
     if (worker_finish(w, h->id, &w->outcome, take ? next : NULL) == 0)
         w->jobs++;
     bool exit_after = w->outcome.exit_after;
     if (w->outcome.no_handler)
         wclock_sleep_ms(NO_HANDLER_PAUSE_MS);
+    else if (w->outcome.end == RUN_REQUEUE)
+        wclock_sleep_ms(REQUEUE_PAUSE_MS);
     task_outcome_clear(&w->outcome);
     worker_summary(w, false);
     return exit_after ? JOB_FATAL : JOB_HANDLED;
@@ -480,7 +504,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         goto err;
     }
     char herr[HANDLER_ERROR_MAX];
-    if (!(w->handlers = handlers_new(cfg, stop_requests, herr, sizeof herr))) {
+    if (!(w->handlers = handlers_new(cfg, stop_requests, true, herr, sizeof herr))) {
         log_error("bad task handlers", "err=\"%s\"", herr);
         goto err;
     }
@@ -539,6 +563,8 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     heartbeat_stop(&w->hb);
     worker_leave(w, abandoned);
     redis_conn_close(&w->conn);
+    if (handlers_thread_left(w->handlers))
+        status |= WORKER_EXIT_NOW;
     handlers_free(w->handlers);
     log_info("worker stopped", "id=%s jobs=%lu", cfg->id, w->jobs);
     free(w);

@@ -43,7 +43,7 @@ and stdout, one job at a time:
     {"id":"<same id>","result":<any JSON>}
     {"id":"<same id>","error":"message"}
 
-  ("id" may be omitted; if present it must match the request's).
+  ("id" is required and must be the request's: a stray line is caught as garbage).
 
 Anything else on stdout (a line that is not a JSON object, an object with
 neither "result" nor "error", a wrong "id") or the coprocess exiting counts as

@@ -46,8 +46,10 @@ struct offload_job {
 /* Opaque: where a run's output and error go. */
 struct offload_out;
 
-/* What the worker offers a run. */
+/* What the worker offers a run. Later versions of ABI 1 may add functions
+ * at the end only: a plugin that uses one checks `size` first. */
 struct offload_host {
+    size_t size; /* sizeof (struct offload_host) in the worker */
     /* Appends len bytes to the result. Returns 0, or -1 when the result would
      * pass --max-result (the run will fail: return soon). */
     int (*write)(struct offload_out *out, const void *buf, size_t len);

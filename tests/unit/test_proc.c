@@ -124,7 +124,7 @@ static void run_sh(const char *script, const char *input, size_t in_len, size_t 
                    int64_t timeout_ms, int64_t grace_ms, struct proc_run_out *o)
 {
     const char *argv[] = {"/bin/sh", "-c", script, NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     ck_assert_int_eq(proc_run(&s, input, in_len, max_out, timeout_ms, grace_ms, NULL, NULL, o), 0);
 }
 
@@ -148,7 +148,7 @@ static char *bytes_make(size_t n)
 static void do_run_stdout_and_exit_zero(void)
 {
     const char *argv[] = {"echo", "hello", "world", NULL}; /* found in PATH */
-    const struct proc_spec s = {argv, NULL, false};
+    const struct proc_spec s = {argv, NULL, false, NULL};
     struct proc_run_out o;
     ck_assert_int_eq(proc_run(&s, NULL, 0, 1000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_EXITED);
@@ -248,7 +248,7 @@ static void do_run_sigkill_after_grace(void)
 static void do_run_oversize_stops(void)
 {
     const char *argv[] = {"yes", NULL}; /* endless output */
-    const struct proc_spec s = {argv, NULL, false};
+    const struct proc_spec s = {argv, NULL, false, NULL};
     struct proc_run_out o;
     int64_t t0 = now_ms();
     ck_assert_int_eq(proc_run(&s, NULL, 0, 1000, 10000, 500, NULL, NULL, &o), 0);
@@ -263,7 +263,7 @@ static void do_run_oversize_stops(void)
 
     /* exactly max_out bytes is fine, one more is not */
     const char *head[] = {"head", "-c", "100000", "/dev/zero", NULL};
-    const struct proc_spec h = {head, NULL, true};
+    const struct proc_spec h = {head, NULL, true, NULL};
     ck_assert_int_eq(proc_run(&h, NULL, 0, 100000, 10000, 500, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_EXITED);
     ck_assert_uint_eq(o.out_len, 100000);
@@ -290,7 +290,7 @@ static void do_run_large_input_round_trips(void)
     size_t n = MIB;
     char *in = bytes_make(n);
     const char *argv[] = {"cat", NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     struct proc_run_out o;
     int64_t t0 = now_ms();
     ck_assert_int_eq(proc_run(&s, in, n, 2 * MIB, 20000, 500, NULL, NULL, &o), 0);
@@ -315,7 +315,7 @@ static void do_run_child_not_reading_stdin(void)
     assert_status(o.status, "exit status 0");
     free(o.out);
     const char *argv[] = {"true", NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     ck_assert_int_eq(proc_run(&s, in, n, 1000, 10000, 100, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_EXITED);
     assert_status(o.status, "exit status 0");
@@ -333,7 +333,7 @@ static void do_run_child_not_reading_stdin(void)
 static void do_run_no_such_command(void)
 {
     const char *argv[] = {"offload-no-such-command", "x", NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     struct proc_run_out o;
     ck_assert_int_eq(proc_run(&s, "in", 2, 1000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_NOSTART);
@@ -349,12 +349,12 @@ static void do_run_no_such_command(void)
 
     /* with a '/', execve itself fails after the fork: reported through the pipe, child reaped */
     const char *missing[] = {"/nonexistent/offload-cmd", NULL};
-    const struct proc_spec m = {missing, NULL, false};
+    const struct proc_spec m = {missing, NULL, false, NULL};
     ck_assert_int_eq(proc_spawn(&p, &m, err, sizeof err), -1);
     ck_assert_str_eq(err, "cannot run /nonexistent/offload-cmd: No such file or directory");
     assert_none(&p);
     const char *noexec[] = {"/etc/passwd", NULL};
-    const struct proc_spec x = {noexec, NULL, true};
+    const struct proc_spec x = {noexec, NULL, true, NULL};
     ck_assert_int_eq(proc_spawn(&p, &x, err, sizeof err), -1);
     ck_assert_str_eq(err, "cannot run /etc/passwd: Permission denied");
     ck_assert_int_eq(proc_run(&x, NULL, 0, 10, 1000, 100, NULL, NULL, &o), 0);
@@ -362,11 +362,11 @@ static void do_run_no_such_command(void)
     ck_assert_str_eq(o.err_tail, "cannot run /etc/passwd: Permission denied");
 
     const char *empty[] = {NULL};
-    const struct proc_spec e = {empty, NULL, false};
+    const struct proc_spec e = {empty, NULL, false, NULL};
     ck_assert_int_eq(proc_spawn(&p, &e, err, sizeof err), -1);
     const char *bad_env[] = {"NO_EQUALS_SIGN", NULL};
     const char *tru[] = {"true", NULL};
-    const struct proc_spec b = {tru, bad_env, false};
+    const struct proc_spec b = {tru, bad_env, false, NULL};
     ck_assert_int_eq(proc_spawn(&p, &b, err, sizeof err), -1);
     ck_assert_str_eq(err, "bad environment entry: NO_EQUALS_SIGN");
     assert_none(&p);
@@ -393,7 +393,7 @@ static bool abandon_after(void *arg)
 static void do_run_abandon(void)
 {
     const char *argv[] = {"/bin/sh", "-c", "trap '' TERM; sleep 30", NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     struct abandon_probe a = {.after_ms = 300};
     struct proc_run_out o;
     int64_t t0 = now_ms();
@@ -415,7 +415,7 @@ static void do_run_env_extra(void)
     const char *argv[] = {"env", NULL};
     const char *extra[] = {"OFFLOAD_T_OVR=new", "OFFLOAD_T_NEW=a b=c", "OFFLOAD_T_TWICE=1",
                            "OFFLOAD_T_TWICE=2", NULL};
-    const struct proc_spec s = {argv, extra, true};
+    const struct proc_spec s = {argv, extra, true, NULL};
     struct proc_run_out o;
     ck_assert_int_eq(proc_run(&s, NULL, 0, 100000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_EXITED);
@@ -436,10 +436,22 @@ static void do_run_env_extra(void)
     /* a script sees them as variables */
     const char *sh[] = {"/bin/sh", "-c", "printf '%s|%s|%s' \"$OFFLOAD_T_OVR\" \"$OFFLOAD_T_NEW\" "
                         "\"$OFFLOAD_T_KEEP\"", NULL};
-    const struct proc_spec t = {sh, extra, true};
+    const struct proc_spec t = {sh, extra, true, NULL};
     ck_assert_int_eq(proc_run(&t, NULL, 0, 1000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_str_eq(o.out, "new|a b=c|kept");
     free(o.out);
+    /* names and families dropped: the worker's secrets stay with it */
+    ck_assert_int_eq(setenv("OFFLOAD_T_SECRET", "pw", 1), 0);
+    ck_assert_int_eq(setenv("OFFLOADX_FAMILY", "f", 1), 0);
+    const char *drop[] = {"OFFLOAD_T_SECRET", "OFFLOADX_*", "OFFLOAD_T_KEE", NULL};
+    const struct proc_spec d = {argv, NULL, true, drop};
+    ck_assert_int_eq(proc_run(&d, NULL, 0, 100000, 5000, 100, NULL, NULL, &o), 0);
+    ck_assert_ptr_null(strstr(o.out, "OFFLOAD_T_SECRET"));
+    ck_assert_ptr_null(strstr(o.out, "OFFLOADX_FAMILY"));
+    ck_assert_ptr_nonnull(strstr(o.out, "OFFLOAD_T_KEEP=kept")); /* a name, not a prefix */
+    free(o.out);
+    unsetenv("OFFLOAD_T_SECRET");
+    unsetenv("OFFLOADX_FAMILY");
     /* the worker's own environment is untouched */
     ck_assert_str_eq(getenv("OFFLOAD_T_OVR"), "old");
     ck_assert_ptr_null(getenv("OFFLOAD_T_NEW"));
@@ -457,7 +469,7 @@ static void do_run_input_not_interpreted(void)
              mark, mark, mark, mark, mark);
     size_t n = strlen(input);
     const char *cat[] = {"cat", NULL};
-    const struct proc_spec s = {cat, NULL, true};
+    const struct proc_spec s = {cat, NULL, true, NULL};
     struct proc_run_out o;
     ck_assert_int_eq(proc_run(&s, input, n, 10000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_EXITED);
@@ -466,7 +478,7 @@ static void do_run_input_not_interpreted(void)
     free(o.out);
     /* and as an argument */
     const char *printf_argv[] = {"printf", "%s", input, NULL};
-    const struct proc_spec p = {printf_argv, NULL, true};
+    const struct proc_spec p = {printf_argv, NULL, true, NULL};
     ck_assert_int_eq(proc_run(&p, NULL, 0, 10000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_str_eq(o.out, input);
     free(o.out);
@@ -510,7 +522,7 @@ static void do_run_child_state_is_clean(void)
     ck_assert_int_eq(fd77, 77);
 
     const char *cat[] = {"cat", "/proc/self/status", NULL};
-    const struct proc_spec s = {cat, NULL, true};
+    const struct proc_spec s = {cat, NULL, true, NULL};
     struct proc_run_out o;
     ck_assert_int_eq(proc_run(&s, NULL, 0, 100000, 5000, 100, NULL, NULL, &o), 0);
     ck_assert_int_eq(o.end, PROC_EXITED);
@@ -522,7 +534,7 @@ static void do_run_child_state_is_clean(void)
     /* descriptors 0-2 only (looked at from outside: a shell listing its own
      * has pipes of its own open), in a process group of its own */
     const char *sleeper[] = {"sleep", "30", NULL};
-    const struct proc_spec t = {sleeper, NULL, true};
+    const struct proc_spec t = {sleeper, NULL, true, NULL};
     struct proc p;
     char err[256], fds[64] = "";
     ck_assert_int_eq(proc_spawn(&p, &t, err, sizeof err), 0);
@@ -555,7 +567,7 @@ static void do_run_with_std_fds_closed(void)
     for (int i = 0; i < 3; i++)
         close(i);
     const char *argv[] = {"/bin/sh", "-c", "cat; echo err >&2; exit 2", NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     struct proc_run_out o;
     int rv = proc_run(&s, "abc", 3, 100, 5000, 100, NULL, NULL, &o);
     int left_open = 0;
@@ -639,7 +651,7 @@ static bool wait_exited(const struct proc *p, int ms)
 static void do_spawn_stop_reap(void)
 {
     const char *sleeper[] = {"sleep", "30", NULL};
-    const struct proc_spec s = {sleeper, NULL, true};
+    const struct proc_spec s = {sleeper, NULL, true, NULL};
     struct proc p;
     char err[256];
     ck_assert_int_eq(proc_spawn(&p, &s, err, sizeof err), 0);
@@ -677,7 +689,7 @@ static void do_spawn_stop_reap(void)
 
     /* proc_stop bounds a child that ignores SIGTERM to the grace */
     const char *stubborn[] = {"/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30", NULL};
-    const struct proc_spec b = {stubborn, NULL, false};
+    const struct proc_spec b = {stubborn, NULL, false, NULL};
     ck_assert_int_eq(proc_spawn(&p, &b, err, sizeof err), 0);
     ck_assert_int_eq(p.err, -1); /* stderr inherited */
     ck_assert(wait_readable(p.out, 5000)); /* the trap is set */
@@ -689,7 +701,7 @@ static void do_spawn_stop_reap(void)
 
     /* an exited child: proc_reap gives its status */
     const char *quick[] = {"/bin/sh", "-c", "exit 5", NULL};
-    const struct proc_spec q = {quick, NULL, true};
+    const struct proc_spec q = {quick, NULL, true, NULL};
     ck_assert_int_eq(proc_spawn(&p, &q, err, sizeof err), 0);
     ck_assert(wait_exited(&p, 5000));
     ck_assert_int_eq(proc_reap(&p, &st), 0);
@@ -763,7 +775,7 @@ static void do_child_dies_with_its_parent(void)
     if (mid == 0) {
         close(pfd[0]);
         const char *argv[] = {"sleep", "30", NULL};
-        const struct proc_spec s = {argv, NULL, false};
+        const struct proc_spec s = {argv, NULL, false, NULL};
         struct proc p;
         char err[256];
         pid_t pid = proc_spawn(&p, &s, err, sizeof err) == 0 ? p.pid : -1;
@@ -787,7 +799,7 @@ static void *thread_runs(void *arg)
 {
     int id = (int)(intptr_t)arg;
     const char *argv[] = {"cat", NULL};
-    const struct proc_spec s = {argv, NULL, true};
+    const struct proc_spec s = {argv, NULL, true, NULL};
     for (int i = 0; i < 25; i++) {
         char in[64];
         int n = snprintf(in, sizeof in, "thread %d run %d\n", id, i);
@@ -822,7 +834,7 @@ static void do_concurrent_runs(void)
 static void coproc_start_sh(struct coproc *c, const char *script)
 {
     const char *argv[] = {"/bin/sh", "-c", script, NULL};
-    const struct proc_spec s = {argv, NULL, true}; /* capture_stderr is ignored: inherited */
+    const struct proc_spec s = {argv, NULL, true, NULL}; /* capture_stderr is ignored: inherited */
     char err[256];
     ck_assert_int_eq(coproc_start(c, &s, err, sizeof err), 0);
     ck_assert(coproc_running(c));
@@ -845,7 +857,7 @@ static void call_expect(struct coproc *c, const char *req, const char *want)
 static void do_coproc_echo_many(void)
 {
     const char *argv[] = {"cat", NULL};
-    const struct proc_spec s = {argv, NULL, false};
+    const struct proc_spec s = {argv, NULL, false, NULL};
     struct coproc c;
     char err[256];
     ck_assert_int_eq(coproc_start(&c, &s, err, sizeof err), 0);
@@ -1085,7 +1097,7 @@ static void do_coproc_stop_and_start_errors(void)
     ck_assert_msg(now_ms() - t0 < 2000, "took %" PRId64 " ms", now_ms() - t0);
 
     const char *argv[] = {"offload-no-such-command", NULL};
-    const struct proc_spec s = {argv, NULL, false};
+    const struct proc_spec s = {argv, NULL, false, NULL};
     char err[256];
     ck_assert_int_eq(coproc_start(&c, &s, err, sizeof err), -1);
     ck_assert_str_eq(err, "no such command: offload-no-such-command");

@@ -19,6 +19,7 @@ static int64_t lease_ms;
 static int64_t timeout_ms;
 static bool json_out;
 static double ratio;
+static struct opt_list tasks;
 
 static const struct opt opts[] = {
     {"listen", 0, "TEST_LISTEN", OPT_STR, &listen_addr, 0, 0, "address (127.0.0.1:8080)"},
@@ -28,6 +29,7 @@ static const struct opt opts[] = {
     {"timeout", 't', NULL, OPT_DURATION, &timeout_ms, 0, 0, "timeout (5s)"},
     {"json", 0, "TEST_JSON", OPT_BOOL, &json_out, 0, 0, "print JSON"},
     {"ratio", 0, NULL, OPT_DOUBLE, &ratio, 0.5, 2, "ratio (1)"},
+    {"task", 0, "TEST_TASKS", OPT_LIST, &tasks, 0, 0, "repeatable"},
 };
 
 static struct config_spec spec = {
@@ -48,7 +50,9 @@ static void reset(void)
     timeout_ms = 5000;
     json_out = false;
     ratio = 1;
+    memset(&tasks, 0, sizeof tasks);
     spec.allow_positional = false;
+    unsetenv("TEST_TASKS");
     unsetenv("TEST_LISTEN");
     unsetenv("TEST_THREADS");
     unsetenv("TEST_LEASE");
@@ -150,6 +154,38 @@ START_TEST(flag_forms)
     reset();
     ck_assert_int_eq(PARSE(&pos, err, "--threads", "2", "--threads", "3"), CONFIG_OK);
     ck_assert_int_eq(threads, 3);
+}
+END_TEST
+
+/* A repeatable flag: each use appends, in order; its environment twin is one
+ * entry that any flag replaces; more than OPT_LIST_MAX is an error. */
+START_TEST(list_flags)
+{
+    char err[256];
+    int pos;
+    reset();
+    ck_assert_int_eq(PARSE(&pos, err, "--task", "a=exec:x", "--task=b=serve:y z"), CONFIG_OK);
+    ck_assert_uint_eq(tasks.n, 2);
+    ck_assert_str_eq(tasks.items[0], "a=exec:x");
+    ck_assert_str_eq(tasks.items[1], "b=serve:y z");
+    reset();
+    setenv("TEST_TASKS", "e=exec:1\nf=exec:2", 1);
+    ck_assert_int_eq(PARSE(&pos, err, "--json"), CONFIG_OK);
+    ck_assert_uint_eq(tasks.n, 1);
+    ck_assert_str_eq(tasks.items[0], "e=exec:1\nf=exec:2");
+    ck_assert(tasks.from_env);
+    ck_assert_int_eq(PARSE(&pos, err, "--task", "g=burn"), CONFIG_OK);
+    ck_assert_uint_eq(tasks.n, 1);
+    ck_assert_str_eq(tasks.items[0], "g=burn");
+    reset();
+    char *argv[2 + 2 * (OPT_LIST_MAX + 1)] = {(char *)"api"};
+    int argc = 1;
+    for (int i = 0; i <= OPT_LIST_MAX; i++) {
+        argv[argc++] = (char *)"--task";
+        argv[argc++] = (char *)"t=burn";
+    }
+    ck_assert_int_eq(config_parse(&spec, argc, argv, &pos, err, sizeof err), CONFIG_ERROR);
+    ck_assert_str_eq(err, "--task: at most 32 times");
 }
 END_TEST
 
@@ -340,6 +376,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, defaults_kept_without_flags);
     tcase_add_test(tc, flag_forms);
     tcase_add_test(tc, env_twins);
+    tcase_add_test(tc, list_flags);
     tcase_add_test(tc, bad_values_name_the_flag);
     tcase_add_test(tc, unknown_and_missing);
     tcase_add_test(tc, bad_env_names_the_variable);

@@ -5,8 +5,10 @@
  * kinds include this; the worker sees worker/handler.h. */
 #include <signal.h>
 
+#include "worker/coproc.h"
 #include "worker/handler.h"
 #include "worker/proc.h"
+#include "worker/prun.h"
 #include "worker/tthread.h"
 
 struct serve_proc;

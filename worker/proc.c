@@ -1,8 +1,9 @@
+/* Child processes: spawn, stop and reap one in its own process group
+ * (worker/proc.h). */
 #include "worker/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,31 +17,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "worker/proc_internal.h"
 #include "worker/wclock.h"
 
 extern char **environ;
 
-#define WAITPID_POLL_MS 10   /* without a pidfd, how often the child's exit is looked for */
-#define ABANDON_POLL_MS 50   /* abandon() is asked at least this often */
-#define DRAIN_MS 100         /* after the exit, how long pipes kept open by escapees are read */
-#define DIED_WAIT_MS 100     /* a coprocess that closed a pipe gets this long to exit by itself */
-#define RUN_FIRST_CAP 4096   /* proc_run's first stdout buffer, doubled as needed */
-#define COPROC_FIRST_CAP 4096 /* a coprocess's first line buffer, doubled up to max_line + 1 */
-#define READ_CHUNK 8192      /* stderr / discarded bytes read at once */
 #define FALLBACK_FD_MAX 65536 /* highest fd closed one by one when close_range is missing */
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin" /* searched when the worker has no PATH */
-#define NO_DEADLINE INT64_MAX
 
-static const struct proc proc_none = {0, -1, -1, -1, -1};
+const struct proc proc_none = {0, -1, -1, -1, -1};
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static void fd_close(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
 
 /* Moves *fd above 2 (a worker started with 0-2 closed gets pipes there, which
  * the child's dup2 onto 0-2 would clobber). Returns 0 or -1. */
@@ -60,27 +47,6 @@ static int fd_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
     return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* now + ms without overflow; ms <= 0 means no deadline. */
-static int64_t deadline_after(int64_t now, int64_t ms)
-{
-    if (ms <= 0 || ms > NO_DEADLINE - now)
-        return NO_DEADLINE;
-    return now + ms;
-}
-
-/* A poll() timeout for the time left until `until`, clamped to [0, INT_MAX]. */
-static int poll_ms(int64_t until, int64_t now)
-{
-    if (until <= now)
-        return 0;
-    return until - now > INT_MAX ? INT_MAX : (int)(until - now);
-}
-
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
 }
 
 /* ---- before the fork: path and environment --------------------------------- */
@@ -273,8 +239,9 @@ static void child_exec(const struct child_plan *c)
     child_fail(c->report, errno);
 }
 
-/* proc_spawn, telling an allocation failure (-2) from other causes (-1). */
-static int spawn(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
+/* The contracts of proc_spawn_detail, proc_exited, proc_wait_exit,
+ * proc_signal and proc_finish are in worker/proc_internal.h. */
+int proc_spawn_detail(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};
     char *path = NULL;
@@ -385,14 +352,12 @@ err:
 
 int proc_spawn(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
 {
-    return spawn(p, s, err, errlen) == 0 ? 0 : -1;
+    return proc_spawn_detail(p, s, err, errlen) == 0 ? 0 : -1;
 }
 
 /* ---- exit, stop, reap ------------------------------------------------------ */
 
-/* True once p's child has exited (a zombie still holding its pid and group
- * id, so the group can be signalled safely until it is reaped). */
-static bool proc_exited(const struct proc *p)
+bool proc_exited(const struct proc *p)
 {
     if (p->pidfd >= 0) {
         struct pollfd f = {.fd = p->pidfd, .events = POLLIN};
@@ -405,8 +370,7 @@ static bool proc_exited(const struct proc *p)
     return si.si_pid == p->pid;
 }
 
-/* Waits up to ms for the child to exit. Returns whether it has. */
-static bool proc_wait_exit(const struct proc *p, int64_t ms)
+bool proc_wait_exit(const struct proc *p, int64_t ms)
 {
     if (p->pid <= 0)
         return true;
@@ -426,16 +390,13 @@ static bool proc_wait_exit(const struct proc *p, int64_t ms)
     }
 }
 
-/* Signals p's process group. SIGKILL also goes to the child itself, in case
- * it left the group (no double SIGTERM: a handler may count them). */
-static void proc_signal(const struct proc *p, int sig)
+void proc_signal(const struct proc *p, int sig)
 {
     if (kill(-p->pid, sig) == -1 || sig == SIGKILL)
         kill(p->pid, sig);
 }
 
-/* Reaps the child (which is dead or SIGKILLed) and makes p none. */
-static int proc_finish(struct proc *p)
+int proc_finish(struct proc *p)
 {
     int st = 0;
     while (waitpid(p->pid, &st, 0) == -1) {
@@ -504,373 +465,4 @@ void proc_status_text(int status, char *buf, size_t len)
     } else {
         snprintf(buf, len, "wait status 0x%x", (unsigned)status);
     }
-}
-
-/* ---- exec: one process per job -------------------------------------------- */
-
-/* Appends n bytes to the tail, keeping its last PROC_ERR_TAIL bytes. */
-static void tail_append(struct proc_run_out *o, const char *b, size_t n)
-{
-    if (n >= PROC_ERR_TAIL) {
-        memcpy(o->err_tail, b + n - PROC_ERR_TAIL, PROC_ERR_TAIL);
-        o->err_tail_len = PROC_ERR_TAIL;
-    } else {
-        size_t drop = o->err_tail_len + n > PROC_ERR_TAIL ? o->err_tail_len + n - PROC_ERR_TAIL : 0;
-        memmove(o->err_tail, o->err_tail + drop, o->err_tail_len - drop);
-        o->err_tail_len -= drop;
-        memcpy(o->err_tail + o->err_tail_len, b, n);
-        o->err_tail_len += n;
-    }
-    o->err_tail[o->err_tail_len] = '\0';
-}
-
-/* The state of one proc_run. */
-struct run {
-    struct proc p;
-    const char *input;
-    size_t in_len, in_off;
-    char *out;          /* owned until handed to the caller */
-    size_t len, cap;    /* cap never passes limit + 2: limit + 1 bytes and the NUL */
-    size_t limit;       /* max_out */
-};
-
-/* Writes what the stdin pipe takes; closes it when all is written or the
- * child closed its end (EPIPE: a child need not read its input). */
-static void run_write(struct run *r)
-{
-    size_t left = r->in_len - r->in_off;
-    ssize_t n = write(r->p.in, r->input + r->in_off, left > SSIZE_MAX ? SSIZE_MAX : left);
-    if (n > 0)
-        r->in_off += (size_t)n;
-    else if (n == -1 && errno != EAGAIN && errno != EINTR)
-        fd_close(&r->p.in);
-    if (r->in_off == r->in_len)
-        fd_close(&r->p.in);
-}
-
-/* Reads stdout, growing the buffer up to limit + 1 bytes. Returns 0, or -1
- * when out of memory. */
-static int run_read_out(struct run *r)
-{
-    if (r->len + 1 == r->cap && r->len <= r->limit) {
-        size_t cap = r->cap > (r->limit + 2) / 2 ? r->limit + 2 : r->cap * 2;
-        char *grown = realloc(r->out, cap);
-        if (!grown)
-            return -1;
-        r->out = grown;
-        r->cap = cap;
-    }
-    size_t room = r->cap - 1 - r->len;
-    if (room > r->limit + 1 - r->len)
-        room = r->limit + 1 - r->len;
-    ssize_t n = read(r->p.out, r->out + r->len, room);
-    if (n > 0)
-        r->len += (size_t)n;
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        fd_close(&r->p.out);
-    return 0;
-}
-
-static void run_read_err(struct run *r, struct proc_run_out *o)
-{
-    char chunk[READ_CHUNK];
-    ssize_t n = read(r->p.err, chunk, sizeof chunk);
-    if (n > 0)
-        tail_append(o, chunk, (size_t)n);
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        fd_close(&r->p.err);
-}
-
-int proc_run(const struct proc_spec *s, const char *input, size_t in_len, size_t max_out,
-             int64_t timeout_ms, int64_t grace_ms, proc_abandon_fn abandon, void *arg,
-             struct proc_run_out *o)
-{
-    memset(o, 0, sizeof *o);
-    o->end = PROC_NOSTART;
-    struct run r = {.p = proc_none, .input = input, .in_len = input ? in_len : 0};
-    r.limit = max_out > SIZE_MAX - 2 ? SIZE_MAX - 2 : max_out;
-    r.cap = r.limit + 2 < RUN_FIRST_CAP ? r.limit + 2 : RUN_FIRST_CAP;
-    r.out = malloc(r.cap);
-    if (!r.out)
-        return -1;
-    struct proc_spec spec = *s;
-    spec.capture_stderr = true;
-    char why[PROC_ERR_TAIL];
-    int started = spawn(&r.p, &spec, why, sizeof why);
-    if (started != 0) {
-        free(r.out);
-        if (started == -2)
-            return -1;
-        tail_append(o, why, strlen(why));
-        return 0;
-    }
-    if (r.in_len == 0)
-        fd_close(&r.p.in);
-
-    int64_t now = wclock_mono_ms();
-    int64_t deadline = deadline_after(now, timeout_ms);
-    int64_t next_abandon = now, drain_end = 0;
-    bool exited = false;
-    enum proc_end end;
-    for (;;) {
-        now = wclock_mono_ms();
-        if (abandon && now >= next_abandon) {
-            if (abandon(arg)) {
-                end = PROC_ABANDONED;
-                proc_stop(&r.p, 0, &o->status);
-                break;
-            }
-            next_abandon = now + ABANDON_POLL_MS;
-        }
-        if (exited && (now >= drain_end || (r.p.out < 0 && r.p.err < 0))) {
-            end = PROC_EXITED;
-            proc_signal(&r.p, SIGKILL);
-            o->status = proc_finish(&r.p);
-            break;
-        }
-        if (!exited && now >= deadline) {
-            end = PROC_TIMEOUT;
-            proc_stop(&r.p, grace_ms, &o->status);
-            break;
-        }
-        struct pollfd f[4];
-        int nf = 0, in_i = -1, out_i = -1, err_i = -1, pid_i = -1;
-        if (r.p.in >= 0)
-            f[in_i = nf++] = (struct pollfd){.fd = r.p.in, .events = POLLOUT};
-        if (r.p.out >= 0)
-            f[out_i = nf++] = (struct pollfd){.fd = r.p.out, .events = POLLIN};
-        if (r.p.err >= 0)
-            f[err_i = nf++] = (struct pollfd){.fd = r.p.err, .events = POLLIN};
-        if (!exited && r.p.pidfd >= 0)
-            f[pid_i = nf++] = (struct pollfd){.fd = r.p.pidfd, .events = POLLIN};
-        int64_t until = exited ? drain_end : deadline;
-        if (abandon)
-            until = min64(until, next_abandon);
-        if (!exited && r.p.pidfd < 0)
-            until = min64(until, now + WAITPID_POLL_MS);
-        if (poll(f, (nfds_t)nf, poll_ms(until, now)) == -1) {
-            if (errno == EINTR)
-                continue;
-            proc_stop(&r.p, 0, NULL);
-            free(r.out);
-            return -1;
-        }
-        if (in_i >= 0 && f[in_i].revents)
-            run_write(&r);
-        if (out_i >= 0 && f[out_i].revents && run_read_out(&r) == -1) {
-            proc_stop(&r.p, 0, NULL);
-            free(r.out);
-            return -1;
-        }
-        if (r.len > r.limit) {
-            end = PROC_OVERSIZE;
-            r.len = r.limit;
-            proc_stop(&r.p, grace_ms, &o->status);
-            break;
-        }
-        if (err_i >= 0 && f[err_i].revents)
-            run_read_err(&r, o);
-        if (!exited && (pid_i >= 0 ? f[pid_i].revents != 0 : r.p.pidfd < 0 && proc_exited(&r.p))) {
-            /* What it left behind goes now, so their pipe ends close; those
-             * that escaped the group (setsid) are waited for DRAIN_MS at most. */
-            exited = true;
-            proc_signal(&r.p, SIGKILL);
-            fd_close(&r.p.in);
-            drain_end = min64(wclock_mono_ms() + DRAIN_MS, deadline);
-        }
-    }
-    r.out[r.len] = '\0';
-    o->end = end;
-    o->out = r.out;
-    o->out_len = r.len;
-    return 0;
-}
-
-/* ---- serve: a coprocess answering one line per request -------------------- */
-
-/* Between calls c->buf holds the line last answered, its '\n', then any
- * bytes read past it; a call first drops that line. After any result but
- * COPROC_OK the child is gone and c owns nothing (a fresh coproc_start may
- * reuse it). */
-
-int coproc_start(struct coproc *c, const struct proc_spec *s, char *err, size_t errlen)
-{
-    memset(c, 0, sizeof *c);
-    c->p = proc_none;
-    struct proc_spec spec = *s;
-    spec.capture_stderr = false;
-    c->buf = malloc(COPROC_FIRST_CAP);
-    if (!c->buf) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    c->cap = COPROC_FIRST_CAP;
-    if (spawn(&c->p, &spec, err, errlen) != 0) {
-        free(c->buf);
-        memset(c, 0, sizeof *c);
-        c->p = proc_none;
-        return -1;
-    }
-    return 0;
-}
-
-/* Ends a call that lost the child: stops it (with grace_ms, or at once),
- * frees the buffer, *status gets the waitpid status. */
-static enum coproc_rv coproc_lose(struct coproc *c, enum coproc_rv rv, int64_t grace_ms,
-                                  int *status)
-{
-    if (rv == COPROC_DIED && c->p.pid > 0)
-        proc_wait_exit(&c->p, DIED_WAIT_MS); /* it closed a pipe: its own exit status, please */
-    proc_stop(&c->p, rv == COPROC_ABANDONED ? 0 : grace_ms, status);
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
-    return rv;
-}
-
-/* Reads what stdout has into the buffer (growing it up to need bytes).
- * Returns 1 on data or nothing yet, 0 on EOF or error, -1 out of memory. */
-static int coproc_read(struct coproc *c, size_t need)
-{
-    if (c->len == c->cap) {
-        if (c->cap >= need)
-            return 1; /* full: the caller decides (oversize) */
-        size_t cap = c->cap > need / 2 ? need : c->cap * 2;
-        char *grown = realloc(c->buf, cap);
-        if (!grown)
-            return -1;
-        c->buf = grown;
-        c->cap = cap;
-    }
-    ssize_t n = read(c->p.out, c->buf + c->len, c->cap - c->len);
-    if (n > 0) {
-        c->len += (size_t)n;
-        return 1;
-    }
-    return n == -1 && (errno == EAGAIN || errno == EINTR) ? 1 : 0;
-}
-
-enum coproc_rv coproc_call(struct coproc *c, const char *req, size_t req_len, size_t max_line,
-                           int64_t timeout_ms, int64_t grace_ms, proc_abandon_fn abandon,
-                           void *arg, const char **line, size_t *line_len, int *status)
-{
-    *line = NULL;
-    *line_len = 0;
-    if (c->p.pid <= 0 || !c->buf)
-        return coproc_lose(c, COPROC_DIED, grace_ms, status);
-    if (c->len > 0) { /* drop the previous answer, keep what followed it */
-        char *nl = memchr(c->buf, '\n', c->len);
-        size_t used = nl ? (size_t)(nl - c->buf) + 1 : 0;
-        memmove(c->buf, c->buf + used, c->len - used);
-        c->len -= used;
-    }
-    size_t need = max_line > SIZE_MAX - 1 ? SIZE_MAX : max_line + 1; /* a line and its '\n' */
-    size_t off = 0, scanned = 0, nl_at = SIZE_MAX;
-    int64_t now = wclock_mono_ms();
-    int64_t deadline = deadline_after(now, timeout_ms);
-    int64_t next_abandon = now;
-    for (;;) {
-        if (off < req_len) {
-            ssize_t n = write(c->p.in, req + off, req_len - off);
-            if (n > 0)
-                off += (size_t)n;
-            else if (n == -1 && errno != EAGAIN && errno != EINTR)
-                return coproc_lose(c, COPROC_DIED, grace_ms, status); /* EPIPE */
-        }
-        if (nl_at == SIZE_MAX) {
-            char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
-            if (nl)
-                nl_at = (size_t)(nl - c->buf);
-            else
-                scanned = c->len;
-        }
-        if (nl_at != SIZE_MAX ? nl_at > max_line : c->len >= need)
-            return coproc_lose(c, COPROC_OVERSIZE, grace_ms, status);
-        if (nl_at != SIZE_MAX && off == req_len) {
-            *line = c->buf;
-            *line_len = nl_at;
-            return COPROC_OK;
-        }
-        if (abandon && now >= next_abandon) {
-            if (abandon(arg))
-                return coproc_lose(c, COPROC_ABANDONED, grace_ms, status);
-            next_abandon = now + ABANDON_POLL_MS;
-        }
-        if (now >= deadline)
-            return coproc_lose(c, COPROC_TIMEOUT, grace_ms, status);
-
-        struct pollfd f[3];
-        int nf = 0, in_i = -1, out_i = -1, pid_i = -1;
-        if (off < req_len)
-            f[in_i = nf++] = (struct pollfd){.fd = c->p.in, .events = POLLOUT};
-        if (c->len < c->cap || c->cap < need)
-            f[out_i = nf++] = (struct pollfd){.fd = c->p.out, .events = POLLIN};
-        if (c->p.pidfd >= 0)
-            f[pid_i = nf++] = (struct pollfd){.fd = c->p.pidfd, .events = POLLIN};
-        int64_t until = deadline;
-        if (abandon)
-            until = min64(until, next_abandon);
-        if (c->p.pidfd < 0)
-            until = min64(until, now + WAITPID_POLL_MS);
-        int ready = poll(f, (nfds_t)nf, poll_ms(until, now));
-        now = wclock_mono_ms();
-        if (ready == -1 && errno != EINTR)
-            return coproc_lose(c, COPROC_DIED, grace_ms, status);
-        if (ready <= 0) {
-            if (c->p.pidfd < 0 && proc_exited(&c->p))
-                return coproc_lose(c, COPROC_DIED, grace_ms, status);
-            continue; /* the deadline and abandon() are looked at above */
-        }
-        /* (A closed stdin shows as EPIPE from the write above.) */
-        if (out_i >= 0 && f[out_i].revents && coproc_read(c, need) != 1)
-            return coproc_lose(c, COPROC_DIED, grace_ms, status); /* EOF */
-        if (pid_i >= 0 && f[pid_i].revents) {
-            /* It exited: an answer it wrote before still counts (the next
-             * call finds it gone), a partial line does not. */
-            for (;;) {
-                size_t before = c->len;
-                if (coproc_read(c, need) != 1 || c->len == before)
-                    break;
-            }
-            if (off < req_len || !memchr(c->buf + scanned, '\n', c->len - scanned))
-                return coproc_lose(c, COPROC_DIED, grace_ms, status);
-        }
-    }
-}
-
-void coproc_stop(struct coproc *c, int64_t grace_ms)
-{
-    if (c->p.pid > 0) {
-        fd_close(&c->p.in);
-        /* It should exit on stdin EOF: wait grace_ms, reading (and dropping)
-         * what it still prints so a full pipe cannot block its exit. */
-        int64_t now = wclock_mono_ms();
-        int64_t end = grace_ms > 0 ? deadline_after(now, grace_ms) : now;
-        while (!proc_exited(&c->p) && now < end) {
-            struct pollfd f[2];
-            int nf = 0;
-            if (c->p.out >= 0)
-                f[nf++] = (struct pollfd){.fd = c->p.out, .events = POLLIN};
-            if (c->p.pidfd >= 0)
-                f[nf++] = (struct pollfd){.fd = c->p.pidfd, .events = POLLIN};
-            int64_t until = c->p.pidfd >= 0 ? end : min64(end, now + WAITPID_POLL_MS);
-            if (poll(f, (nfds_t)nf, poll_ms(until, now)) > 0 && c->p.out >= 0 &&
-                f[0].revents) {
-                char chunk[READ_CHUNK];
-                ssize_t n = read(c->p.out, chunk, sizeof chunk);
-                if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
-                    fd_close(&c->p.out);
-            }
-            now = wclock_mono_ms();
-        }
-    }
-    proc_stop(&c->p, 0, NULL); /* reaps it, SIGKILLing it first if it is still there */
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
-}
-
-bool coproc_running(const struct coproc *c)
-{
-    return c->p.pid > 0;
 }

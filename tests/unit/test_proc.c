@@ -2,7 +2,9 @@
  * tails, timeouts that take the whole process group down, oversized output,
  * large input, the environment, what a child inherits, the coprocess line
  * protocol, and that no descriptor or child is left behind on any path. */
+#include "worker/coproc.h"
 #include "worker/proc.h"
+#include "worker/prun.h"
 
 #include <check.h>
 #include <dirent.h>

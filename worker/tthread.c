@@ -122,6 +122,10 @@ static int thread_spawn(void *(*fn)(void *), void *arg)
     if (pthread_attr_init(&attr) != 0)
         return -1;
     sigfillset(&all);
+    /* faults stay deliverable: a task that crashes must take the process down */
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int created = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
                   pthread_create(&th, &attr, fn, arg) == 0;

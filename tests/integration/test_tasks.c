@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,14 +141,19 @@ static bool list_has(const char *key, const char *id)
 
 /* Starts bin/worker --id id with --task for each of tasks, the extra flags
  * and env_extra (NULL-terminated lists, or NULL). With log_path its stderr
- * goes to that file (through sh, which execs it), else to ours. */
+ * goes to that file (through sh, which execs it), else to ours. A REDIS_URL
+ * in env_extra replaces the --redis flag (the worker reads it from there). */
 static pid_t spawn_worker(const char *id, const char *const *tasks, const char *const *extra,
                           const char *const *env_extra, const char *log_path)
 {
     const char *argv[100] = {"sh", "-c", "exec \"$@\" 2>\"$TASKS_WORKER_LOG\"", "sh"};
     int n = log_path ? 4 : 0;
+    bool redis_env = false;
+    for (const char *const *e = env_extra; e && *e; e++)
+        redis_env = redis_env || strncmp(*e, "REDIS_URL=", 10) == 0;
     argv[n++] = harness_bin("worker");
-    for (const char *a[] = {"--redis", S.redis.url, "--id", id, "--lease", "3s"}, **p = a; p < a + 6; p++)
+    for (const char *a[] = {"--redis", S.redis.url, "--id", id, "--lease", "3s"}, **p = a + (redis_env ? 2 : 0);
+         p < a + 6; p++)
         argv[n++] = *p;
     for (const char *const *t = tasks; t && *t; t++) {
         ck_assert_int_lt(n, 90);
@@ -1267,6 +1273,298 @@ START_TEST(fd_count_stable_over_many_jobs)
 }
 END_TEST
 
+/* ---- a task's boundaries: environment, start-up, answers, SPEC ---- */
+
+/* Starts Redis and the api (no worker) and connects rc. */
+static void up_bare(void)
+{
+    struct stack_opts o = {.workers = 0};
+    ck_assert_msg(stack_start(&S, &o) == 0, "stack did not start");
+    rc = harness_redis_connect(&S.redis);
+    ck_assert_ptr_nonnull(rc);
+}
+
+/* Waits until worker `id` (spawned by the test) has written its record. */
+static void wait_record(const char *id)
+{
+    snprintf(record_id, sizeof record_id, "%s", id);
+    ck_assert_msg(harness_wait_until(record_present, NULL, REGISTER_MS, 20) == 0, "worker %s: no record", id);
+}
+
+/* The text of /usr/bin/env (NAME=value lines) holds a line starting with
+ * `line` (a "NAME=" prefix, or a whole "NAME=value" when whole). */
+static bool env_text_has(const char *text, const char *line, bool whole)
+{
+    size_t n = strlen(text) + 3;
+    char *t = malloc(n), needle[256];
+    ck_assert_ptr_nonnull(t);
+    snprintf(t, n, "\n%s\n", text);
+    snprintf(needle, sizeof needle, "\n%s%s", line, whole ? "\n" : "");
+    bool found = strstr(t, needle) != NULL;
+    free(t);
+    return found;
+}
+
+/* README: the worker's own settings (REDIS_URL with Redis's password,
+ * API_TOKEN, every WORKER_*) stay out of a task process's environment; the
+ * rest passes. The worker reads its Redis from REDIS_URL here, as a
+ * deployment that keeps the password out of argv does. */
+START_TEST(task_env_drops_worker_secrets)
+{
+    up_bare();
+    char redis_env[128];
+    snprintf(redis_env, sizeof redis_env, "REDIS_URL=%s", S.redis.url);
+    const char *const env[] = {redis_env, "API_TOKEN=t0ken-s3cret", "WORKER_SECRET_X=s3cret", "OFFLOAD_TEST_KEEP=yes",
+                               NULL};
+    static const char *const tasks[] = {"x.envdump=exec:/usr/bin/env", "environ=" COPROC, NULL};
+    spawn_worker("wsec", tasks, NULL, env, NULL);
+    wait_record("wsec");
+
+    json_t *job = run("x.envdump", NULL, NULL, 1);
+    assert_state(job, "done");
+    const char *text = json_string_value(json_object_get(job, "result"));
+    ck_assert_msg(text != NULL, "x.envdump: the result is not env's text");
+    char own[128];
+    snprintf(own, sizeof own, "OFFLOAD_JOB_ID=%s", jstr(job, "id"));
+    ck_assert_msg(env_text_has(text, own, true), "exec: %s missing from:\n%s", own, text);
+    ck_assert_msg(env_text_has(text, "OFFLOAD_TEST_KEEP=yes", true), "exec: OFFLOAD_TEST_KEEP=yes missing from:\n%s",
+                  text);
+    static const char *const gone[] = {"REDIS_URL=", "API_TOKEN=", "WORKER_", NULL};
+    for (const char *const *g = gone; *g; g++)
+        ck_assert_msg(!env_text_has(text, *g, false), "exec: %s... reached the task:\n%s", *g, text);
+    json_decref(job);
+
+    job = run("environ", NULL, NULL, 1);
+    assert_state(job, "done");
+    json_t *envo = json_object_get(job, "result");
+    ck_assert_msg(json_is_object(envo), "environ: the result is not an object");
+    ck_assert_str_eq(jstr(envo, "OFFLOAD_TEST_KEEP"), "yes");
+    ck_assert_str_eq(jstr(envo, "OFFLOAD_WORKER_ID"), "wsec");
+    const char *name;
+    json_t *value;
+    json_object_foreach(envo, name, value) {
+        ck_assert_msg(strcmp(name, "REDIS_URL") != 0 && strcmp(name, "API_TOKEN") != 0 &&
+                          strncmp(name, "WORKER_", 7) != 0,
+                      "serve: %s=%s reached the coprocess", name, json_string_value(value));
+    }
+    json_decref(job);
+}
+END_TEST
+
+/* Runs bin/worker --id wb with --task for each of tasks, stderr to
+ * log_path; 0 with its wait status once it exited, or -1 (then stopped)
+ * when it still ran after REGISTER_MS. */
+static int bad_worker_status(const char *const *tasks, const char *log_path, int *status)
+{
+    const char *argv[32] = {"sh", "-c", "exec \"$@\" 2>\"$TASKS_WORKER_LOG\"", "sh", harness_bin("worker"),
+                            "--redis", S.redis.url, "--id", "wb"};
+    int n = 9;
+    for (const char *const *t = tasks; *t; t++) {
+        argv[n++] = "--task";
+        argv[n++] = *t;
+    }
+    argv[n] = NULL;
+    char env_log[256];
+    snprintf(env_log, sizeof env_log, "TASKS_WORKER_LOG=%s", log_path);
+    const char *env[] = {"LOG_LEVEL=info", env_log, NULL};
+    pid_t pid = harness_spawn(argv, env);
+    ck_assert_int_gt(pid, 0);
+    if (harness_wait_exit(pid, REGISTER_MS, status) != 0) {
+        harness_stop(pid);
+        return -1;
+    }
+    return 0;
+}
+
+/* A bad --task is a usage error: status 2 at start-up with the entry named,
+ * also when a good plugin beside it makes the worker run supervised (no
+ * restart loop). */
+START_TEST(bad_task_exits_2_at_startup)
+{
+    up_bare();
+    char plugin_ok[4200];
+    snprintf(plugin_ok, sizeof plugin_ok, "ok=plugin:%s", harness_bin("tests/fixtures/testplugin.so"));
+    const struct {
+        const char *tasks[3];
+        const char *name, *what; /* both on stderr */
+    } cases[] = {
+        {{"foo=exec:/nonexistent/cmd"}, "--task foo", "/nonexistent/cmd"},
+        {{"bar=nosuchkind:x"}, "--task bar", "nosuchkind"},
+        {{"burn=exec:/bin/true"}, "--task burn", "built-in"},
+        {{"p=plugin:/nonexistent.so"}, "--task p", "/nonexistent.so"},
+        {{plugin_ok, "foo=exec:/nonexistent/cmd"}, "--task foo", "/nonexistent/cmd"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char log_path[128], text[4096] = "";
+        snprintf(log_path, sizeof log_path, "%s/bad-%zu.log", S.redis.dir, i);
+        int status = 0;
+        ck_assert_msg(bad_worker_status(cases[i].tasks, log_path, &status) == 0,
+                      "worker with --task %s%s%s still running after %d ms", cases[i].tasks[0],
+                      cases[i].tasks[1] ? " --task " : "", cases[i].tasks[1] ? cases[i].tasks[1] : "", REGISTER_MS);
+        FILE *f = fopen(log_path, "r");
+        ck_assert_ptr_nonnull(f);
+        text[fread(text, 1, sizeof text - 1, f)] = '\0';
+        fclose(f);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+                      "worker with --task %s%s%s: wait status 0x%x, want exit 2; stderr: %s", cases[i].tasks[0],
+                      cases[i].tasks[1] ? " --task " : "", cases[i].tasks[1] ? cases[i].tasks[1] : "", status, text);
+        ck_assert_msg(strstr(text, cases[i].name) && strstr(text, cases[i].what),
+                      "case %zu: stderr lacks \"%s\" or \"%s\": %s", i, cases[i].name, cases[i].what, text);
+    }
+    /* none of them got as far as registering */
+    ck_assert(record_gone((void *)"wb"));
+    ck_assert(record_gone((void *)"wb-0"));
+}
+END_TEST
+
+/* One coprocess behind every name, as in the main worker. */
+static const char *const tasks_ids[] = {"ok=" COPROC, "pid=" COPROC, "noid=" COPROC, "chatty=" COPROC, NULL};
+
+START_TEST(serve_answer_without_id_is_garbage)
+{
+    up("wi", tasks_ids, NULL);
+    pid_t p1 = coproc_pid();
+    json_t *job = run("noid", NULL, NULL, 2);
+    assert_state(job, "dead");
+    assert_attempts(job, 2);
+    assert_error_has(job, "coprocess answered garbage");
+    assert_error_has(job, "attempt 2 of 2");
+    ck_assert(list_has(PREFIX "dead:default", jstr(job, "id")));
+    json_decref(job);
+    pid_t p2 = coproc_pid();
+    ck_assert_int_ne(p2, p1);
+    assert_pid_gone(p1, "the coprocess that answered without an id");
+    json_t *one = json_integer(1);
+    job = run("ok", json_incref(one), NULL, 0);
+    json_t *want = json_pack("{s:O}", "echo", one);
+    assert_done_with(job, want);
+    json_decref(want);
+    json_decref(one);
+    json_decref(job);
+}
+END_TEST
+
+/* A line the coprocess prints after its answer (no id) is never the next
+ * job's answer: that job ends done with its own result, at once or after a
+ * retry on a restarted coprocess. */
+START_TEST(serve_stray_line_never_answers_next_job)
+{
+    up("wi", tasks_ids, NULL);
+    for (int i = 0; i < 3; i++) {
+        json_t *args = json_pack("{s:i}", "chatty", i);
+        json_t *job = run("chatty", json_incref(args), NULL, 3);
+        json_t *want = json_pack("{s:O}", "echo", args);
+        assert_done_with(job, want);
+        json_decref(want);
+        json_decref(job);
+        json_decref(args);
+        args = json_pack("{s:i}", "ok", i);
+        job = run("ok", json_incref(args), NULL, 3);
+        want = json_pack("{s:O}", "echo", args);
+        assert_done_with(job, want);
+        json_decref(want);
+        json_decref(job);
+        json_decref(args);
+    }
+}
+END_TEST
+
+/* A script with this body, executable. */
+static void write_script(const char *path, const char *body)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fputs(body, f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+/* Lines of the file holding needle. */
+static int lines_with(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* README/handler.h: a run whose process cannot start never reached its
+ * task: the job goes back without an attempt counted, and the worker pauses
+ * (~1 s) before the next, so it neither dies of a broken host nor spins. */
+START_TEST(exec_command_gone_requeues_without_attempt)
+{
+    up_bare();
+    char script[128], spec[256], log_path[128];
+    snprintf(script, sizeof script, "%s/gone.sh", S.redis.dir);
+    snprintf(spec, sizeof spec, "x.gone=exec:'%s'", script);
+    snprintf(log_path, sizeof log_path, "%s/worker.log", S.redis.dir);
+    write_script(script, "#!/bin/sh\nexec cat\n");
+    const char *const tasks[] = {spec, NULL};
+    spawn_worker("wg", tasks, NULL, NULL, log_path);
+    wait_record("wg");
+    ck_assert_int_eq(unlink(script), 0);
+
+    json_t *args = json_pack("{s:s}", "back", "again");
+    char *id = submit(spec_new("x.gone", json_incref(args), NULL, 1, NULL));
+    harness_sleep_ms(3000);
+    json_t *job = stack_job(&S, id, 0);
+    ck_assert_ptr_nonnull(job);
+    const char *state = jstr(job, "state");
+    json_int_t attempts = json_integer_value(json_object_get(job, "attempts"));
+    ck_assert_msg(strcmp(state, "queued") == 0 || strcmp(state, "running") == 0,
+                  "job %s: %s after 3 s with its command gone (attempts %lld, error: %s)", id, state,
+                  (long long)attempts, jstr(job, "error"));
+    ck_assert_msg(attempts <= 1, "job %s: %lld attempts counted for runs that never started", id,
+                  (long long)attempts);
+    assert_error_has(job, script);
+    json_decref(job);
+    /* each try is a "job run failed" line: some, but not a hot loop */
+    int tries = lines_with(log_path, "end=requeue");
+    ck_assert_msg(tries >= 1 && tries <= 10, "%d tries in about 3 s (a pause of ~1 s between them)", tries);
+
+    write_script(script, "#!/bin/sh\nexec cat\n");
+    job = await_job(id);
+    assert_done_with(job, args);
+    assert_attempts(job, 1);
+    json_decref(job);
+    json_decref(args);
+    free(id);
+}
+END_TEST
+
+/* SPEC splits like a shell: inside "…", \$ is a $ for the command (so sh
+ * expands it), \\ a backslash. Each result is what the same line typed at
+ * sh prints. */
+START_TEST(spec_backslash_dollar_in_double_quotes)
+{
+    static const char *const tasks[] = {
+        /* sh -c "printf %s \"\$OFFLOAD_QUEUE\"": sh gets printf %s "$OFFLOAD_QUEUE" */
+        "x.dollar=exec:sh -c \"printf %s \\\"\\$OFFLOAD_QUEUE\\\"\"",
+        /* sh -c "printf %s \"\\\$OFFLOAD_QUEUE\"": sh gets printf %s "\$OFFLOAD_QUEUE" */
+        "x.escaped=exec:sh -c \"printf %s \\\"\\\\\\$OFFLOAD_QUEUE\\\"\"",
+        /* sh -c "printf %s \$0" literal: sh gets printf %s $0, with $0 = literal */
+        "x.arg0=exec:sh -c \"printf %s \\$0\" literal",
+        NULL,
+    };
+    static const char *const queues[] = {"--queues", "default,tq", NULL};
+    up("wd", tasks, queues);
+    static const struct {
+        const char *task, *want;
+    } cases[] = {{"x.dollar", "tq"}, {"x.escaped", "$OFFLOAD_QUEUE"}, {"x.arg0", "literal"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *job = run_spec(spec_new(cases[i].task, NULL, NULL, 1, "tq"));
+        json_t *want = json_string(cases[i].want);
+        assert_done_with(job, want);
+        json_decref(want);
+        json_decref(job);
+    }
+}
+END_TEST
+
 /* ---- the examples ---- */
 
 START_TEST(examples_run)
@@ -1344,6 +1642,12 @@ int main(void)
     tcase_add_test(tc, no_zombies_after_exec_jobs);
     tcase_add_test(tc, fd_count_stable_over_many_jobs);
     tcase_add_test(tc, examples_run);
+    tcase_add_test(tc, task_env_drops_worker_secrets);
+    tcase_add_test(tc, bad_task_exits_2_at_startup);
+    tcase_add_test(tc, serve_answer_without_id_is_garbage);
+    tcase_add_test(tc, serve_stray_line_never_answers_next_job);
+    tcase_add_test(tc, exec_command_gone_requeues_without_attempt);
+    tcase_add_test(tc, spec_backslash_dollar_in_double_quotes);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

@@ -17,6 +17,14 @@ static void fuzz_job_check_spec(const struct job_spec *s, size_t i)
     FUZZ_CHECK(s->payload != NULL, "[%zu].payload NULL", i);
     FUZZ_CHECK(s->payload_len <= JOB_PAYLOAD_MAX, "[%zu].payload_len %zu", i, s->payload_len);
     FUZZ_CHECK(s->payload[s->payload_len] == '\0', "[%zu].payload not terminated", i);
+    FUZZ_CHECK(fuzz_terminated(s->task, sizeof s->task), "[%zu].task not terminated", i);
+    FUZZ_CHECK(job_task_valid(s->task), "[%zu].task \"%s\" invalid", i, s->task);
+    FUZZ_CHECK(s->args != NULL && s->args[s->args_len] == '\0', "[%zu].args", i);
+    FUZZ_CHECK(memchr(s->args, '\n', s->args_len) == NULL, "[%zu].args not one line", i);
+    FUZZ_CHECK(s->timeout_ms == 0 || (s->timeout_ms >= JOB_TIMEOUT_MIN_MS && s->timeout_ms <= JOB_TIMEOUT_MAX_MS),
+               "[%zu].timeout_ms %lld", i, (long long)s->timeout_ms);
+    FUZZ_CHECK(strcmp(s->task, JOB_TASK_DEFAULT) == 0 || (s->ms == JOB_MS_DEFAULT && s->payload_len == 0),
+               "[%zu] burn input on task %s", i, s->task);
 }
 
 /* Parses data as a body, checks the outcome, frees it. Returns what

@@ -35,7 +35,7 @@ LIBHARNESS := $(BUILD)/libharness.a
 
 PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc
 
-.PHONY: all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
+.PHONY: install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -137,6 +137,15 @@ test-compose:
 FUZZ_SECONDS ?= 300
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILD) BIN=$(BIN) PKG_CONFIG=$(PKG_CONFIG) ./fuzz/run.sh
+
+# The binaries, the example plugin and the plugin ABI header (the project's
+# only public header) under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/offload $(DESTDIR)$(PREFIX)/lib/offload
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 include/offload/plugin.h $(DESTDIR)$(PREFIX)/include/offload/
+	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/offload/
 
 clean:
 	rm -rf build build-asan bin bin-asan

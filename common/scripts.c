@@ -50,24 +50,25 @@
     "  return nil\n" \
     "end\n"
 
-/* The FINISH step as a function: 1 stored, 0 ignored (already terminal).
+/* The FINISH step as a function: 1 stored, 0 ignored (already terminal), 2
+ * dropped: the run is not the job's current one (fencing: the job was
+ * recovered from w — put back on its queue, or started again elsewhere,
+ * which the attempt number `run` tells even when the same worker took it).
  * st is done, failed, retry: a run that ended like a crash (no handler, a
  * coprocess that died), which puts the job at the back of its queue while
  * attempts remain and makes it dead after the last, or requeue: a run that
- * never reached its task (back, the attempt not counted). retry and requeue
- * are ignored unless w still holds the job (a recovered job runs elsewhere). Empty arguments store
+ * never reached its task (back, the attempt not counted). Empty arguments store
  * nothing: digest..wall are burn's, res/rkind a user task's output. */
 #define LUA_FINISH \
-    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind)\n" \
+    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts',\n" \
     "    'worker')\n" \
     "  local cur = f[1]\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n" \
+    "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then return 2 end\n" \
     "  if not f[2] then st = 'failed'; err = 'malformed job: no queue' end\n" \
-    "  if (st == 'retry' or st == 'requeue') and f[6] ~= w then return 0 end\n" \
-    "  if cur == 'queued' and f[2] then redis.call('LREM', P .. 'q:' .. f[2], 0, id) end\n" \
     "  if st == 'requeue' then\n" \
     "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
     "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
@@ -159,15 +160,15 @@ static const char start_lua[] = LUA_PRELUDE LUA_START
 
 static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
     "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
-    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])\n";
+    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14])\n";
 
 static const char take_lua[] = LUA_PRELUDE LUA_TAKE
     "return take(ARGV[2], ARGV[3], 4)\n";
 
 static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
     "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7],\n"
-    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])\n"
-    "local nxt = take(ARGV[3], ARGV[4], 14)\n"
+    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14])\n"
+    "local nxt = take(ARGV[3], ARGV[4], 15)\n"
     "if not nxt then return {done} end\n"
     "table.insert(nxt, 1, done)\n"
     "return nxt\n";

@@ -8,7 +8,7 @@
 
 #define SCRIPT_ENQUEUE_STRIDE 9 /* values per job after SCRIPT_ENQUEUE's first four */
 #define SCRIPT_START_FIELDS 8   /* elements of SCRIPT_START's reply */
-#define SCRIPT_FINISH_ARGC 13   /* SCRIPT_FINISH's arguments */
+#define SCRIPT_FINISH_ARGC 14   /* SCRIPT_FINISH's arguments */
 
 enum script_id {
     /* ARGV: prefix, max_queue, now_us, n, then n × SCRIPT_ENQUEUE_STRIDE
@@ -31,13 +31,16 @@ enum script_id {
      * wip list and nil is replied: skip it. */
     SCRIPT_START,
     /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry|requeue),
-     * digest, iterations, cpu_ms, wall_ms, error, result, result_kind
-     * (SCRIPT_FINISH_ARGC in all; empty values are not stored). retry: a run
+     * digest, iterations, cpu_ms, wall_ms, error, result, result_kind, run
+     * (the attempt number START gave this run; '' skips that check)
+     * (SCRIPT_FINISH_ARGC in all; empty values are not stored). Only the
+     * job's current run may finish it: a job no longer running by this
+     * worker at this attempt (recovered meanwhile) replies 2 and is left
+     * alone (the late result is dropped). retry: a run
      * that ended like a crash goes to the back of its queue while attempts
-     * remain, else dead:{queue}; requeue: back, the attempt not counted (both
-     * only while this worker holds the job). Stores the result, sets the TTL, LREMs the id from the worker's wip list (and from its queue, if a
+     * remain, else dead:{queue}; requeue: back, the attempt not counted. Stores the result, sets the TTL, LREMs the id from the worker's wip list (and from its queue, if a
      * recovery had put it back), PUBLISHes the id to every notify channel.
-     * Replies 1, or 0 when the job was already terminal (result ignored). */
+     * Replies 1, 0 when the job was already terminal (result ignored), or 2. */
     SCRIPT_FINISH,
     /* ARGV: prefix, worker_id, now_us, ttl_s, max_heartbeat_ms, reason.
      * Aborts (replies -1) if the worker's heartbeat is newer than

@@ -296,8 +296,8 @@ static const char *finish_state(enum run_end end)
  * Redis has it (a result is never dropped while the process lives, unless a
  * second stop says give up), and w->wip_dirty says a job may have been taken
  * unseen. Returns 0 reported, -1 given up. */
-static int worker_finish(struct worker *w, const char *id, const struct task_outcome *o,
-                         struct held_job *next)
+static int worker_finish(struct worker *w, const char *id, const char *run,
+                         const struct task_outcome *o, struct held_job *next)
 {
     enum { ARGC = SCRIPT_FINISH_ARGC };
     char ttl[24], digest[24] = "", iters[24] = "", cpu[32] = "", wall[32] = "", now[24];
@@ -313,7 +313,7 @@ static int worker_finish(struct worker *w, const char *id, const struct task_out
     }
     const char *error = o->end == RUN_DONE ? "" : o->error;
     const char *fixed[ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state, digest, iters, cpu, wall,
-                               error, o->result ? o->result : "", o->result_json ? "json" : "text"};
+                               error, o->result ? o->result : "", o->result_json ? "json" : "text", run};
     memcpy(argv, fixed, sizeof fixed);
     bool take = next != NULL && *w->stops == 0;
     for (;;) {
@@ -343,6 +343,9 @@ static int worker_finish(struct worker *w, const char *id, const struct task_out
             log_debug("job finished", "id=%s state=%s", id, state);
         else if (done == 0)
             log_warn("result ignored: job already terminal or gone", "id=%s", id);
+        else if (done == 2)
+            log_warn("late result dropped: the job was recovered from this worker and runs again",
+                     "id=%s attempt=%s", id, run);
         else
             log_error("finish script failed", "id=%s err=%s", id,
                       redis_conn_reply_err(reply, q, sizeof q));
@@ -435,7 +438,7 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
      * a worker waiting in BLMOVE (one that may serve its task) gets it first. */
     bool back = w->outcome.end == RUN_RETRY || w->outcome.end == RUN_REQUEUE;
     bool take = !w->outcome.exit_after && !back;
-    if (worker_finish(w, h->id, &w->outcome, take ? next : NULL) == 0)
+    if (worker_finish(w, h->id, f[F_ATTEMPTS]->str, &w->outcome, take ? next : NULL) == 0)
         w->jobs++;
     bool exit_after = w->outcome.exit_after;
     if (w->outcome.no_handler)

@@ -396,6 +396,35 @@ START_TEST(hung_worker_recovered_after_lease)
 }
 END_TEST
 
+/* Fencing: a worker stopped past its lease loses its job to another worker;
+ * when it wakes and finishes first, its late result is dropped, and the job
+ * ends with the current run's worker and result, not a mix of both runs. */
+START_TEST(late_result_of_recovered_run_dropped)
+{
+    char id[JOBID_LEN + 1];
+    pid_t a = worker_with_running_job("wa", "--lease", "2s", 4000, "late", 3, id);
+    harness_sleep_ms(3000); /* wa is three quarters through its run... */
+    harness_kill(a, SIGSTOP);
+    worker_start("wb", "--lease", "2s", NULL);
+    ck_assert_msg(harness_wait_until(second_attempt_running, id, 8000, 10) == 0,
+                  "stopped worker's job not restarted");
+    ck_assert(field_is(id, "worker", "wb"));
+    harness_kill(a, SIGCONT); /* ...and ends ~3 s before wb's fresh 4 s run */
+    harness_sleep_ms(1500);
+    ck_assert_msg(field_is(id, "state", "running") && field_is(id, "worker", "wb"),
+                  "the late run's result was taken (state %s, worker %s)", job_field(id, "state"),
+                  job_field(id, "worker"));
+    wait_state(id, "done", 10000);
+    ck_assert(field_is(id, "worker", "wb"));
+    ck_assert(field_is(id, "attempts", "2"));
+    assert_done_with_digest(id, "late");
+    /* wa carries on: it takes and finishes new work */
+    char next[JOBID_LEN + 1];
+    enqueue(10, "after", 3, next);
+    wait_state(next, "done", 10000);
+}
+END_TEST
+
 START_TEST(orphaned_wip_list_recovered)
 {
     /* A worker that died between BLMOVE and registering left a wip list. */
@@ -712,6 +741,7 @@ int main(void)
     tcase_add_test(tc, out_of_attempts_goes_dead);
     tcase_add_test(tc, hung_worker_recovered_after_lease);
     tcase_add_test(tc, task_thread_runs_niced);
+    tcase_add_test(tc, late_result_of_recovered_run_dropped);
     tcase_add_test(tc, orphaned_wip_list_recovered);
     tcase_add_test(tc, sigterm_finishes_job_and_exits_zero);
     tcase_add_test(tc, second_sigterm_requeues_and_exits_promptly);

@@ -31,6 +31,7 @@ struct api_config {
     const char *prefix;
     long procs;
     const char *auth_token;
+    bool allow_eviction;   /* use a Redis whose maxmemory-policy may evict keys */
     int64_t grace_ms;
     int64_t header_timeout_ms;
     int64_t idle_timeout_ms;

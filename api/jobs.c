@@ -58,7 +58,11 @@ static void reply_no_job(struct api_req *r, const char *why)
 void jobs_reply_unavailable(struct api_req *r)
 {
     req_add_header(r, "Retry-After", RETRY_AFTER_S);
-    req_reply_error(r, 503, "redis unavailable, retry later");
+    const char *refused = r->app->redis ? rconn_refused(r->app->redis) : "";
+    if (refused[0])
+        req_reply_error(r, 503, "%s", refused);
+    else
+        req_reply_error(r, 503, "redis unavailable, retry later");
 }
 
 json_t *jobs_reply_to_json(const redisReply *reply)

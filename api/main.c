@@ -128,6 +128,9 @@ int main(int argc, char **argv)
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &cfg.prefix, 0, 0, "Redis key prefix (offload:)"},
         {"procs", 0, "API_PROCS", OPT_INT, &cfg.procs, 1, 256, "server processes sharing the port (1)"},
         {"auth-token", 0, "API_TOKEN", OPT_STR, &cfg.auth_token, 0, 0, "require Authorization: Bearer <token> (off)"},
+        {"allow-eviction", 0, "API_ALLOW_EVICTION", OPT_BOOL, &cfg.allow_eviction, 0, 0,
+         "use a Redis whose maxmemory-policy may evict keys (off: /readyz and every Redis route answer 503 "
+         "with the reason, since accepted jobs could vanish)"},
         {"grace", 0, "API_GRACE", OPT_DURATION, &cfg.grace_ms, 0, 3600000, "on SIGTERM, time to finish requests in flight (30s)"},
         {"header-timeout", 0, "API_HEADER_TIMEOUT", OPT_DURATION, &cfg.header_timeout_ms, 100, 3600000, "a connection must send a whole request within this (30s)"},
         {"idle-timeout", 0, "API_IDLE_TIMEOUT", OPT_DURATION, &cfg.idle_timeout_ms, 1000, 3600000, "close a connection idle this long (60s)"},

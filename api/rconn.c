@@ -11,6 +11,7 @@
 #define RCONN_BACKOFF_MIN_MS 100
 #define RCONN_BACKOFF_MAX_MS 1000 /* the issue: reconnect backoff capped at 1 s */
 #define RCONN_SETUP_MAX (4 + SCRIPT_COUNT)
+#define RCONN_POLICY_CHECK_S 30 /* how often a ready connection looks at maxmemory-policy again */
 
 /* Lifecycle of the connection. */
 enum rconn_state {
@@ -38,6 +39,9 @@ struct rconn {
     char sha[SCRIPT_COUNT][41];
     struct event *retry_ev;
     struct event *free_ev;
+    struct event *policy_ev;  /* periodic CONFIG GET maxmemory-policy while ready */
+    bool allow_eviction;
+    char refused[256];        /* why Redis is refused (it may evict keys), "" when not */
     char redacted[URL_PATH_MAX + URL_HOST_MAX];
 };
 
@@ -111,6 +115,62 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     rc->on_state(rc, true, rc->arg);
 }
 
+/* Reads a CONFIG GET maxmemory-policy reply: sets or clears rc->refused and
+ * logs a change. Returns true when Redis is refused. A Redis that does not
+ * allow CONFIG cannot be checked and is accepted. */
+static bool rconn_policy_refuses(struct rconn *rc, const redisReply *reply)
+{
+    char why[sizeof rc->refused] = "";
+    if (!rc->allow_eviction && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_STRING && redis_policy_evicts(reply->element[1]->str))
+        snprintf(why, sizeof why, "redis may evict keys (maxmemory-policy %s), so accepted jobs could vanish: %s",
+                 reply->element[1]->str, REDIS_EVICTION_FIX);
+    if (strcmp(why, rc->refused) != 0) {
+        if (why[0])
+            log_error("redis refused: not ready", "conn=%s reason=\"%s\"", rc->name, why);
+        else
+            log_info("redis accepted again: it no longer evicts keys", "conn=%s", rc->name);
+        snprintf(rc->refused, sizeof rc->refused, "%s", why);
+    }
+    return why[0] != '\0';
+}
+
+static void rconn_policy_setup_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rconn *rc = ac->data;
+    unsigned long gen = (unsigned long)(uintptr_t)priv;
+    redisReply *reply = r;
+    if (rc == NULL || gen != rc->generation || rc->state != RCONN_SETUP)
+        return;
+    if (reply && reply->type != REDIS_REPLY_ERROR && rconn_policy_refuses(rc, reply))
+        rc->setup_failed = true; /* logged once by rconn_policy_refuses */
+    /* an error reply (CONFIG renamed away) is no setup failure: nothing to check */
+    redisReply ok = {.type = REDIS_REPLY_STATUS};
+    rconn_setup_cb(ac, reply ? (void *)&ok : NULL, priv);
+}
+
+static void rconn_policy_recheck_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rconn *rc = ac->data;
+    unsigned long gen = (unsigned long)(uintptr_t)priv;
+    redisReply *reply = r;
+    if (rc == NULL || gen != rc->generation || rc->state != RCONN_READY || !reply ||
+        reply->type == REDIS_REPLY_ERROR)
+        return;
+    if (rconn_policy_refuses(rc, reply))
+        redisAsyncDisconnect(ac); /* reconnects, and the setup refuses until it changes */
+}
+
+static void rconn_policy_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rconn *rc = arg;
+    (void)fd;
+    (void)what;
+    if (rc->state == RCONN_READY && rc->ac)
+        redisAsyncCommand(rc->ac, rconn_policy_recheck_cb, (void *)(uintptr_t)rc->generation,
+                          "CONFIG GET maxmemory-policy");
+}
+
 /* Scripts are loaded by name; the reply of each SCRIPT LOAD is its sha. */
 static void rconn_script_loaded_cb(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -155,6 +215,8 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status)
     }
     rc->setup_pending++;
     redisAsyncCommand(ac, rconn_setup_cb, gen, "CLIENT SETNAME %s", rc->name);
+    rc->setup_pending++;
+    redisAsyncCommand(ac, rconn_policy_setup_cb, gen, "CONFIG GET maxmemory-policy");
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         uintptr_t packed = ((uintptr_t)(rc->generation & 0xffffff) << 8) | (uintptr_t)i;
         rc->setup_pending++;
@@ -211,13 +273,30 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, co
     rc->retry_ev = evtimer_new(base, rconn_retry_cb, rc);
     if (rc->retry_ev == NULL)
         goto err;
+    rc->policy_ev = event_new(base, -1, EV_PERSIST, rconn_policy_timer_cb, rc);
+    if (rc->policy_ev == NULL)
+        goto err;
+    struct timeval every = {RCONN_POLICY_CHECK_S, 0};
+    evtimer_add(rc->policy_ev, &every);
     redis_url_redact(url, rc->redacted, sizeof rc->redacted);
     rconn_connect(rc);
     return rc;
 err:
+    if (rc->retry_ev)
+        event_free(rc->retry_ev);
     free(rc->name);
     free(rc);
     return NULL;
+}
+
+void rconn_allow_eviction(struct rconn *rc, bool allow)
+{
+    rc->allow_eviction = allow;
+}
+
+const char *rconn_refused(const struct rconn *rc)
+{
+    return rc->refused;
 }
 
 static void rconn_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -232,6 +311,7 @@ static void rconn_free_cb(evutil_socket_t fd, short what, void *arg)
         redisAsyncFree(ac); /* runs pending callbacks with NULL */
     }
     event_free(rc->retry_ev);
+    event_free(rc->policy_ev);
     event_free(rc->free_ev);
     free(rc->name);
     free(rc);
@@ -244,6 +324,7 @@ void rconn_free(struct rconn *rc)
         return;
     rc->closing = true;
     evtimer_del(rc->retry_ev);
+    evtimer_del(rc->policy_ev);
     rc->free_ev = evtimer_new(rc->base, rconn_free_cb, rc);
     if (rc->free_ev == NULL) {
         /* cannot defer: free now (callers never do this from a hiredis callback) */

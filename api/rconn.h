@@ -31,6 +31,13 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, co
  * the loop shortly after; the state callback is not called again. */
 void rconn_free(struct rconn *rc);
 bool rconn_ready(const struct rconn *rc);
+/* Whether a Redis that may evict keys (maxmemory-policy other than
+ * noeviction) is used. By default it is refused: checked at every connect
+ * and every 30 s, the connection stays not ready and says why. Call right
+ * after rconn_new. */
+void rconn_allow_eviction(struct rconn *rc, bool allow);
+/* Why Redis is refused ("" when it is not): for /readyz. */
+const char *rconn_refused(const struct rconn *rc);
 /* Number of times the connection was lost after having been ready. */
 unsigned long rconn_reconnects(const struct rconn *rc);
 

@@ -115,7 +115,7 @@ static void handle_readyz(struct api_req *r)
         req_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
         return;
     }
-    jobs_reply_unavailable(r);
+    jobs_reply_unavailable(r); /* says why when Redis is refused */
 }
 
 static void metrics_queues_cb(redisAsyncContext *ac, void *rep, void *priv)
@@ -414,6 +414,10 @@ int server_run(const struct api_config *cfg, int fd)
             *p = '_';
     app.redis = rconn_new(app.base, &app.redis_url, name, redis_state_cb, &app);
     app.sub = rconn_new(app.base, &app.redis_url, name, sub_state_cb, &app);
+    if (app.redis && app.sub) {
+        rconn_allow_eviction(app.redis, cfg->allow_eviction);
+        rconn_allow_eviction(app.sub, cfg->allow_eviction);
+    }
     lp.ev = event_new(app.base, -1, EV_PERSIST, lag_cb, &lp);
     d.tick = event_new(app.base, -1, EV_PERSIST, drain_tick_cb, &d);
     sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &d);

@@ -387,3 +387,8 @@ int addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err, 
     }
     return parse_hostport(s, n, host, hostlen, port, -1, 0, err, errlen);
 }
+
+bool redis_policy_evicts(const char *policy)
+{
+    return policy != NULL && strcmp(policy, "noeviction") != 0;
+}

@@ -80,6 +80,9 @@ int main(int argc, char **argv)
          "a stopped task process gets SIGTERM, then SIGKILL after this (2s)"},
         {"max-result", 0, "WORKER_MAX_RESULT", OPT_INT, &max_result, 1, 512 * 1024 * 1024.0,
          "bytes of output a run may produce; more fails the run (1048576)"},
+        {"allow-eviction", 0, "WORKER_ALLOW_EVICTION", OPT_BOOL, &cfg.allow_eviction, 0, 0,
+         "work with a Redis whose maxmemory-policy may evict keys (off: such a Redis is refused, "
+         "since accepted jobs could vanish)"},
         {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &ttl_ms, 1000, 365 * 24 * 3600 * 1000.0,
          "how long finished jobs stay readable (3600s)"},
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &prefix, 0, 0, "Redis key prefix (offload:)"},

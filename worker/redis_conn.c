@@ -76,6 +76,27 @@ static int scripts_load(struct redis_conn *rc, char *err, size_t errlen)
     return 0;
 }
 
+/* A Redis that may evict keys could drop a job's hash or list under memory
+ * pressure: refuse it. Returns 0 (noeviction, or CONFIG is not allowed here:
+ * then nothing can be checked) or -1 with err saying why. */
+static int eviction_check(struct redis_conn *rc, char *err, size_t errlen)
+{
+    redisReply *r = redisCommand(rc->ctx, "CONFIG GET maxmemory-policy");
+    if (!r) {
+        snprintf(err, errlen, "CONFIG GET: %s", rc->ctx->errstr);
+        return -1;
+    }
+    int rv = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING &&
+        redis_policy_evicts(r->element[1]->str)) {
+        snprintf(err, errlen, "redis may evict keys (maxmemory-policy %s), so accepted jobs could vanish: %s",
+                 r->element[1]->str, REDIS_EVICTION_FIX);
+        rv = -1;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
 int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
 {
     redis_conn_close(rc);
@@ -105,6 +126,8 @@ int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
                    err, errlen) != 0)
         goto err;
     if (scripts_load(rc, err, errlen) != 0)
+        goto err;
+    if (rc->refuse_eviction && eviction_check(rc, err, errlen) != 0)
         goto err;
     return 0;
 err:

@@ -25,6 +25,7 @@ struct redis_conn {
     int command_timeout_ms;             /* socket timeout; must exceed any BLMOVE timeout */
     unsigned long connects;             /* successful (re)connects so far */
     int64_t down_since_ms;              /* monotonic time of the first failure, 0 while up */
+    bool refuse_eviction;               /* refuse a Redis that may evict keys (see redis_conn_open) */
 };
 
 /* Called between reconnect attempts: true = give up waiting for Redis. */

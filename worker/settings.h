@@ -32,6 +32,7 @@ struct worker_config {
     int64_t task_timeout_ms; /* a run's limit when its job names none */
     int64_t kill_grace_ms;   /* SIGTERM → SIGKILL delay when a task process is stopped */
     size_t max_result;       /* bytes of output a run may produce */
+    bool allow_eviction;     /* work with a Redis whose maxmemory-policy may evict keys */
     char id[WORKER_ID_MAX + 1];
 };
 

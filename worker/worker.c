@@ -506,6 +506,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         log_error("prefix, id or queue names too long", NULL);
         goto err;
     }
+    w->conn.refuse_eviction = !cfg->allow_eviction;
     char herr[HANDLER_ERROR_MAX];
     if (!(w->handlers = handlers_new(cfg, stop_requests, true, herr, sizeof herr))) {
         log_error("bad task handlers", "err=\"%s\"", herr);

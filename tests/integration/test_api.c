@@ -154,6 +154,83 @@ START_TEST(large_answers_do_not_stall_kept_alive)
 }
 END_TEST
 
+static bool readyz_is(long want)
+{
+    struct http_resp r;
+    if (stack_http(&S, "GET", "/readyz", NULL, NULL, 2000, &r) != 0)
+        return false;
+    bool ok = r.code == want;
+    http_resp_free(&r);
+    return ok;
+}
+
+/* /readyz answers 503 naming the refused policy. */
+static bool readyz_refused(void *arg)
+{
+    struct http_resp r;
+    (void)arg;
+    if (stack_http(&S, "GET", "/readyz", NULL, NULL, 2000, &r) != 0)
+        return false;
+    bool ok = r.code == 503 && r.body && strstr(r.body, "maxmemory-policy");
+    http_resp_free(&r);
+    return ok;
+}
+
+static bool readyz_200(void *arg)
+{
+    (void)arg;
+    return readyz_is(200);
+}
+
+/* Sets Redis's maxmemory-policy and drops every client's connection, so the
+ * API and the workers connect (and check) again. */
+static void redis_policy(const char *policy)
+{
+    redisContext *c = harness_redis_connect(&S.redis);
+    ck_assert_ptr_nonnull(c);
+    redisReply *r = redisCommand(c, "CONFIG SET maxmemory-policy %s", policy);
+    ck_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(c, "CLIENT KILL TYPE normal");
+    ck_assert(r && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* A Redis that may evict keys could lose accepted jobs: the API refuses to be
+ * ready (saying why) and so does the worker, until the policy is safe or the
+ * operator passes --allow-eviction. */
+START_TEST(evicting_redis_refused_until_allowed)
+{
+    up(1, NULL);
+    redis_policy("allkeys-lru");
+    ck_assert_int_eq(harness_wait_until(readyz_refused, NULL, 5000, 50), 0);
+    struct http_resp r;
+    ck_assert_int_eq(stack_http(&S, "GET", "/readyz", NULL, NULL, 2000, &r), 0);
+    ck_assert_msg(strstr(r.body, "maxmemory-policy allkeys-lru") && strstr(r.body, "--allow-eviction"),
+                  "/readyz: %s", r.body);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{\"ms\":1}", NULL, 2000, &r), 0);
+    ck_assert_int_eq(r.code, 503);
+    ck_assert_ptr_nonnull(strstr(r.body, "maxmemory-policy"));
+    http_resp_free(&r);
+    /* safe again: ready within a reconnect, and the worker serves again */
+    redis_policy("noeviction");
+    ck_assert_int_eq(harness_wait_until(readyz_200, NULL, 5000, 50), 0);
+    json_t *j = post("/jobs?wait=10", "{\"ms\":1}", 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "done");
+    json_decref(j);
+    down();
+    /* the operator's choice */
+    const char *allow[] = {"--allow-eviction", NULL};
+    up(0, allow);
+    redis_policy("volatile-lru");
+    harness_sleep_ms(1500);
+    ck_assert_int_eq(harness_wait_until(readyz_200, NULL, 5000, 50), 0);
+    down();
+}
+END_TEST
+
 START_TEST(post_wait_returns_finished_job)
 {
     up(1, NULL);
@@ -455,6 +532,7 @@ int main(void)
     tcase_add_test(tc, jobs_all_done_with_two_workers);
     tcase_add_test(tc, post_wait_returns_finished_job);
     tcase_add_test(tc, large_answers_do_not_stall_kept_alive);
+    tcase_add_test(tc, evicting_redis_refused_until_allowed);
     tcase_add_test(tc, killed_worker_job_finishes_on_survivor);
     tcase_add_test(tc, redis_down_503_then_recovers);
     tcase_add_test(tc, bad_inputs_get_their_codes);

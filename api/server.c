@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -188,6 +190,23 @@ static void handle_info(struct api_req *r)
                              (json_int_t)app->cfg.max_inflight, "redis_up", rconn_ready(app->redis)));
 }
 
+/* True when the request names two different Content-Length values: which
+ * one frames the body is how requests are smuggled past a proxy that chose
+ * the other (RFC 9112, 6.3: an unrecoverable error). */
+static bool request_lengths_conflict(struct evhttp_request *req)
+{
+    const char *first = NULL;
+    struct evkeyval *h;
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next) {
+        if (strcasecmp(h->key, "Content-Length") != 0)
+            continue;
+        if (first && strcmp(first, h->value) != 0)
+            return true;
+        first = h->value;
+    }
+    return false;
+}
+
 static void server_request_cb(struct evhttp_request *req, void *arg)
 {
     struct app *app = arg;
@@ -200,6 +219,11 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
     r = req_new(app, req, found ? m.route : ROUTE_NONE);
     if (r == NULL) {
         evhttp_send_reply(req, 503, "Service Unavailable", NULL);
+        return;
+    }
+    if (request_lengths_conflict(req)) {
+        req_add_header(r, "Connection", "close"); /* what follows the body cannot be trusted */
+        req_reply_error(r, 400, "Content-Length: given twice with different values");
         return;
     }
     if (!found) {

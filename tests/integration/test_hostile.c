@@ -124,6 +124,36 @@ START_TEST(garbage_and_lies)
 }
 END_TEST
 
+/* Two different Content-Length values: 400, and the connection closes, so
+ * bytes a proxy would have framed differently (a smuggled request) are
+ * never served. The same value twice is one length. */
+START_TEST(conflicting_content_lengths_refused)
+{
+    up();
+    static const char smuggle[] = "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n"
+                                  "Content-Length: 44\r\n\r\n{\"ms\":1}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[4096];
+    int closed;
+    int fd = dial();
+    ck_assert_int_eq(write(fd, smuggle, sizeof smuggle - 1), (ssize_t)(sizeof smuggle - 1));
+    slurp(fd, buf, sizeof buf, 3000, &closed);
+    close(fd);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 400", 12) == 0, "answered '%.80s'", buf);
+    ck_assert_ptr_nonnull(strstr(buf, "Content-Length: given twice"));
+    ck_assert_msg(strstr(buf, "HTTP/1.1 200") == NULL, "the smuggled request was served: %s", buf);
+    ck_assert(closed);
+    static const char same[] = "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n"
+                               "content-length: 8\r\nConnection: close\r\n\r\n{\"ms\":1}";
+    fd = dial();
+    ck_assert_int_eq(write(fd, same, sizeof same - 1), (ssize_t)(sizeof same - 1));
+    slurp(fd, buf, sizeof buf, 3000, &closed);
+    close(fd);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 202", 12) == 0, "answered '%.80s'", buf);
+    assert_alive();
+    stack_stop(&S);
+}
+END_TEST
+
 START_TEST(slowloris_is_closed)
 {
     char buf[256];
@@ -178,6 +208,7 @@ int main(void)
     TCase *tc = tcase_create("clients");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, garbage_and_lies);
+    tcase_add_test(tc, conflicting_content_lengths_refused);
     tcase_add_test(tc, slowloris_is_closed);
     tcase_add_test(tc, over_max_inflight_is_fast_503);
     suite_add_tcase(s, tc);

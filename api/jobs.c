@@ -274,8 +274,8 @@ static int enqueue_send(struct job_req *jr, const struct job_spec *specs)
     argv[1] = maxq;
     argv[2] = now;
     argv[3] = count;
-    for (size_t i = 0; i < argc; i++)
-        argv[i] = i < 4 ? argv[i] : "";
+    for (size_t i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
     for (size_t i = 0; i < jr->n; i++) {
         const struct job_spec *sp = &specs[i];
         const char **a = argv + 4 + STRIDE * i;
@@ -297,10 +297,10 @@ static int enqueue_send(struct job_req *jr, const struct job_spec *specs)
         a[7] = sp->args;
         l[7] = sp->args_len;
         a[8] = nums[i][2];
+        for (int k = 0; k < STRIDE; k++)
+            if (k != 3 && k != 7) /* payload and args are binary-safe: lengths above */
+                l[k] = strlen(a[k]);
     }
-    for (size_t i = 0; i < argc; i++)
-        if (i < 4 || ((i - 4) % STRIDE != 3 && (i - 4) % STRIDE != 7))
-            lens[i] = strlen(argv[i]);
     jr->cmd_pending = true;
     ret = rconn_script(app->redis, SCRIPT_ENQUEUE, enqueued_cb, jr, (int)argc, argv, lens);
     if (ret != 0)

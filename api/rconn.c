@@ -122,9 +122,8 @@ static bool rconn_policy_refuses(struct rconn *rc, const redisReply *reply)
 {
     char why[sizeof rc->refused] = "";
     if (!rc->allow_eviction && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-        reply->element[1]->type == REDIS_REPLY_STRING && redis_policy_evicts(reply->element[1]->str))
-        snprintf(why, sizeof why, "redis may evict keys (maxmemory-policy %s), so accepted jobs could vanish: %s",
-                 reply->element[1]->str, REDIS_EVICTION_FIX);
+        reply->element[1]->type == REDIS_REPLY_STRING)
+        redis_policy_refused(reply->element[1]->str, why, sizeof why);
     if (strcmp(why, rc->refused) != 0) {
         if (why[0])
             log_error("redis refused: not ready", "conn=%s reason=\"%s\"", rc->name, why);

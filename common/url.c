@@ -388,7 +388,13 @@ int addr_parse(const char *s, char *host, size_t hostlen, int *port, char *err, 
     return parse_hostport(s, n, host, hostlen, port, -1, 0, err, errlen);
 }
 
-bool redis_policy_evicts(const char *policy)
+bool redis_policy_refused(const char *policy, char *why, size_t len)
 {
-    return policy != NULL && strcmp(policy, "noeviction") != 0;
+    if (policy == NULL || strcmp(policy, "noeviction") == 0)
+        return false;
+    snprintf(why, len,
+             "redis may evict keys (maxmemory-policy %s), so accepted jobs could vanish: "
+             "set maxmemory-policy noeviction, or pass --allow-eviction",
+             policy);
+    return true;
 }

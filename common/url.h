@@ -23,12 +23,10 @@ int redis_url_parse(const char *s, struct redis_url *out, char *err, size_t errl
 /* The URL with any password replaced by "***", for logs. */
 void redis_url_redact(const struct redis_url *u, char *buf, size_t len);
 
-/* What to tell an operator whose Redis may evict keys: an accepted job could
- * vanish (a 202, then a 404). */
-#define REDIS_EVICTION_FIX "set maxmemory-policy noeviction, or pass --allow-eviction"
-/* Reads a CONFIG GET maxmemory-policy reply's value: true when Redis may
- * evict keys (any policy but noeviction). */
-bool redis_policy_evicts(const char *policy);
+/* Judges a maxmemory-policy value (CONFIG GET's): a Redis that may evict
+ * keys (any policy but noeviction) could drop an accepted job. Returns true
+ * and writes into why what to tell the operator, or returns false. */
+bool redis_policy_refused(const char *policy, char *why, size_t len);
 
 struct http_url {
     char host[URL_HOST_MAX];  /* IPv6 without brackets */

@@ -21,10 +21,8 @@ void exec_run(struct handlers *hs, const struct handler *h, const struct task_ca
     snprintf(env[4], sizeof env[4], "OFFLOAD_WORKER_ID=%s", hs->cfg->id);
     const char *env_extra[] = {env[0], env[1], env[2], env[3], env[4], NULL};
     const struct proc_spec spec = {(const char *const *)h->argv, env_extra, true, handler_env_drop};
-    const char *input = call->args_len ? call->args : "null";
-    size_t in_len = call->args_len ? call->args_len : 4;
     struct proc_run_out o;
-    if (proc_run(&spec, input, in_len, hs->cfg->max_result, call->timeout_ms, hs->cfg->kill_grace_ms,
+    if (proc_run(&spec, call->args, call->args_len, hs->cfg->max_result, call->timeout_ms, hs->cfg->kill_grace_ms,
                  handlers_abandon, hs, &o) != 0) {
         outcome_fail(out, RUN_RETRY, "worker %s: out of memory running %s", hs->cfg->id, h->argv[0]);
         return;

@@ -153,9 +153,7 @@ static struct plugin_run *plugin_run_new(const struct handlers *hs, struct plugi
     struct plugin_run *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    const char *args = call->args_len ? call->args : "null";
-    size_t alen = call->args_len ? call->args_len : 4;
-    r->args = strndup(args, alen);
+    r->args = strndup(call->args, call->args_len);
     if (!r->args || tthread_init(&r->t, plugin_work, plugin_destroy, hs->cfg->task_nice) != 0) {
         free(r->args);
         free(r);
@@ -165,7 +163,7 @@ static struct plugin_run *plugin_run_new(const struct handlers *hs, struct plugi
     snprintf(r->id, sizeof r->id, "%s", call->id);
     snprintf(r->task, sizeof r->task, "%s", call->task);
     snprintf(r->queue, sizeof r->queue, "%s", call->queue);
-    r->job = (struct offload_job){r->id, r->task, r->queue, r->args, alen, call->attempt, call->timeout_ms};
+    r->job = (struct offload_job){r->id, r->task, r->queue, r->args, call->args_len, call->attempt, call->timeout_ms};
     r->out.max = hs->cfg->max_result;
     r->out.cancel = &r->t.cancel;
     return r;

@@ -124,8 +124,8 @@ static int serve_ensure(struct handlers *hs, struct serve_proc *sp, struct task_
 static size_t serve_request(struct handlers *hs, struct serve_proc *sp, const struct task_call *call,
                             struct task_outcome *out)
 {
-    const char *args = call->args_len ? call->args : "null";
-    size_t alen = call->args_len ? call->args_len : 4;
+    const char *args = call->args;
+    size_t alen = call->args_len;
     /* The API stores compact JSON; anything else was written around it and
      * must not be spliced into the request line. */
     json_t *valid = json_loadb(args, alen, JSON_DECODE_ANY, NULL);

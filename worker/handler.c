@@ -2,13 +2,11 @@
  * what every kind shares (the words of a SPEC, the output → result rule). */
 #include "worker/handler.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/errmsg.h"
 #include "common/log.h"
@@ -132,25 +130,6 @@ err:
 
 /* ---- building the set ---- */
 
-/* 0 when cmd can be executed (searched in PATH when it has no '/'). */
-static int command_check(const char *cmd, char *err, size_t errlen)
-{
-    if (strchr(cmd, '/'))
-        return access(cmd, X_OK) == 0 ? 0
-                                      : errmsg_fail(err, errlen, "cannot run %s: %s", cmd, strerror(errno));
-    const char *path = getenv("PATH");
-    char full[4096];
-    for (const char *d = path ? path : "/usr/local/bin:/usr/bin:/bin"; d; ) {
-        const char *colon = strchr(d, ':');
-        int dl = colon ? (int)(colon - d) : (int)strlen(d);
-        int n = snprintf(full, sizeof full, "%.*s/%s", dl, dl ? d : ".", cmd);
-        if (n > 0 && (size_t)n < sizeof full && access(full, X_OK) == 0)
-            return 0;
-        d = colon ? colon + 1 : NULL;
-    }
-    return errmsg_fail(err, errlen, "no such command: %s (PATH=%s)", cmd, path ? path : "");
-}
-
 static struct handler *handler_find(struct handlers *hs, const char *name)
 {
     for (size_t i = 0; i < hs->n; i++)
@@ -219,7 +198,7 @@ static int handler_add(struct handlers *hs, const char *entry, char *err, size_t
                (klen == 5 && memcmp(kind, "serve", 5) == 0)) {
         h->kind = klen == 4 ? HANDLER_EXEC : HANDLER_SERVE;
         char **words = handler_words(spec, e, sizeof e);
-        if (!words || command_check(words[0], e, sizeof e) != 0) {
+        if (!words || proc_resolve(words[0], e, sizeof e) != 0) {
             handler_words_free(words);
             return errmsg_fail(err, errlen, "--task %s: %.*s: %s", name, (int)klen, kind, e);
         }

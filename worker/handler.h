@@ -33,7 +33,7 @@ struct task_call {
     const char *id;
     const char *task;
     const char *queue;
-    const char *args;    /* compact JSON text; "" means null */
+    const char *args;    /* compact JSON text, never empty ("null" for a job without args) */
     size_t args_len;
     const char *payload; /* burn's */
     size_t payload_len;

@@ -239,6 +239,24 @@ static void child_exec(const struct child_plan *c)
     child_fail(c->report, errno);
 }
 
+int proc_resolve(const char *cmd, char *err, size_t errlen)
+{
+    char *path = NULL;
+    const char *dirs = getenv("PATH");
+    int found = path_resolve(cmd, &path);
+    int rv = -1;
+    if (found == -2)
+        snprintf(err, errlen, "out of memory");
+    else if (found == -1)
+        snprintf(err, errlen, "no such command: %s (PATH=%s)", cmd, dirs ? dirs : "");
+    else if (access(path, X_OK) != 0)
+        snprintf(err, errlen, "cannot run %s: %s", path, strerror(errno));
+    else
+        rv = 0;
+    free(path);
+    return rv;
+}
+
 /* The contracts of proc_spawn_detail, proc_exited, proc_wait_exit,
  * proc_signal and proc_finish are in worker/proc_internal.h. */
 int proc_spawn_detail(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)

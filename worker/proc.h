@@ -42,6 +42,11 @@ struct proc_spec {
 /* Says whether to give up at once (the worker's second SIGTERM). */
 typedef bool (*proc_abandon_fn)(void *arg);
 
+/* Checks that cmd can be run the way proc_spawn will run it (searched in
+ * PATH when it has no '/'). Returns 0, or -1 with err saying why ("no such
+ * command: foo (PATH=...)", "cannot run /x/foo: Permission denied"). */
+int proc_resolve(const char *cmd, char *err, size_t errlen);
+
 /* Starts s->argv. Returns 0 with *p filled (the pipe ends are nonblocking and
  * close-on-exec), or -1 with err naming the cause ("no such command: foo",
  * "cannot fork: ...") and nothing left open or running. */

@@ -86,15 +86,11 @@ static int eviction_check(struct redis_conn *rc, char *err, size_t errlen)
         snprintf(err, errlen, "CONFIG GET: %s", rc->ctx->errstr);
         return -1;
     }
-    int rv = 0;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING &&
-        redis_policy_evicts(r->element[1]->str)) {
-        snprintf(err, errlen, "redis may evict keys (maxmemory-policy %s), so accepted jobs could vanish: %s",
-                 r->element[1]->str, REDIS_EVICTION_FIX);
-        rv = -1;
-    }
+    bool refused = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                   r->element[1]->type == REDIS_REPLY_STRING &&
+                   redis_policy_refused(r->element[1]->str, err, errlen);
     freeReplyObject(r);
-    return rv;
+    return refused ? -1 : 0;
 }
 
 int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)

@@ -26,16 +26,24 @@ int tthread_init(struct tthread *t, void (*run)(struct tthread *), void (*destro
     return 0;
 }
 
+/* Drops one of *refs (guarded by mu). True when it was the last: mu and cv
+ * are destroyed, and the caller frees what holds them. */
+static bool refs_drop_last(pthread_mutex_t *mu, pthread_cond_t *cv, int *refs)
+{
+    pthread_mutex_lock(mu);
+    int left = --*refs;
+    pthread_mutex_unlock(mu);
+    if (left > 0)
+        return false;
+    pthread_cond_destroy(cv);
+    pthread_mutex_destroy(mu);
+    return true;
+}
+
 void tthread_unref(struct tthread *t)
 {
-    pthread_mutex_lock(&t->mu);
-    int left = --t->refs;
-    pthread_mutex_unlock(&t->mu);
-    if (left > 0)
-        return;
-    pthread_cond_destroy(&t->done_cv);
-    pthread_mutex_destroy(&t->mu);
-    t->destroy(t);
+    if (refs_drop_last(&t->mu, &t->done_cv, &t->refs))
+        t->destroy(t);
 }
 
 struct tthread_runner {
@@ -78,14 +86,8 @@ static void *tthread_main(void *arg)
 
 static void runner_unref(struct tthread_runner *r)
 {
-    pthread_mutex_lock(&r->mu);
-    int left = --r->refs;
-    pthread_mutex_unlock(&r->mu);
-    if (left > 0)
-        return;
-    pthread_cond_destroy(&r->work_cv);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
+    if (refs_drop_last(&r->mu, &r->work_cv, &r->refs))
+        free(r);
 }
 
 static void *runner_main(void *arg)

@@ -21,7 +21,7 @@
 #define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
 #define NO_HANDLER_PAUSE_MS 100     /* after bouncing a job it cannot run: a worker that can gets it first */
 #define REQUEUE_PAUSE_MS 1000       /* after a task process could not start: a broken host does not spin */
-#define LOG_ERROR_SHOWN 200         /* bytes of a failed run's error in its log line */
+#define LOG_ERROR_SHOWN 256         /* bytes of a failed run's (quoted) error in its log line */
 #define ERROR_PAUSE_MS 1000          /* after an unexpected error reply: don't spin on it */
 #define RECOVER_FORCE "9223372036854775807" /* max_heartbeat_ms that never aborts SCRIPT_RECOVER */
 #define REASON_SHUTDOWN "worker shutdown"
@@ -399,16 +399,16 @@ static long long held_num(const struct held_job *h, int field, long long def)
 static enum job_outcome worker_process(struct worker *w, const struct held_job *h, struct held_job *next)
 {
     redisReply **f = h->f;
-    long long timeout = held_num(h, F_TIMEOUT_MS, 0);
+    long long timeout = held_num(h, F_TIMEOUT_MS, 0), ms = held_num(h, F_MS, -1);
     struct task_call call = {
         .id = h->id,
         .task = f[F_TASK]->str,
         .queue = f[F_QUEUE]->str,
-        .args = f[F_ARGS]->str,
-        .args_len = f[F_ARGS]->len,
+        .args = f[F_ARGS]->len ? f[F_ARGS]->str : "null",
+        .args_len = f[F_ARGS]->len ? f[F_ARGS]->len : 4,
         .payload = f[F_PAYLOAD]->str,
         .payload_len = f[F_PAYLOAD]->len,
-        .ms = (int)(held_num(h, F_MS, -1) > JOB_MS_MAX ? -1 : held_num(h, F_MS, -1)),
+        .ms = ms < 0 || ms > JOB_MS_MAX ? -1 : (int)ms, /* burn refuses -1 */
         .attempt = (unsigned)held_num(h, F_ATTEMPTS, 1),
         .timeout_ms = timeout > 0 ? timeout : w->cfg->task_timeout_ms,
     };
@@ -427,12 +427,9 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
         return JOB_ABANDONED;
     }
     if (w->outcome.end != RUN_DONE) {
-        char q[LOG_ERROR_SHOWN * 4 + 8], shown[LOG_ERROR_SHOWN + 1];
-        size_t n = strnlen(w->outcome.error, LOG_ERROR_SHOWN);
-        memcpy(shown, w->outcome.error, n);
-        shown[n] = '\0';
+        char q[LOG_ERROR_SHOWN]; /* log_quote cuts it short, escapes whole */
         log_info("job run failed", "id=%s task=%s end=%s error=%s", h->id, call.task,
-                 finish_state(w->outcome.end), log_quote(shown, q, sizeof q));
+                 finish_state(w->outcome.end), log_quote(w->outcome.error, q, sizeof q));
     }
     /* A job going back to its queue is not taken again in the same step:
      * a worker waiting in BLMOVE (one that may serve its task) gets it first. */

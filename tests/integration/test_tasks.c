@@ -563,6 +563,19 @@ static int fd_count(pid_t pid)
 
 /* ---- exec ---- */
 
+/* The coprocess (restarted or not) still answers an `ok` job with the echo
+ * of its args. */
+static void assert_coprocess_serves(void)
+{
+    json_t *one = json_integer(1);
+    json_t *job = run("ok", json_incref(one), NULL, 0);
+    json_t *want = json_pack("{s:O}", "echo", one);
+    assert_done_with(job, want);
+    json_decref(want);
+    json_decref(one);
+    json_decref(job);
+}
+
 /* The worker still runs `task` (an echo of its args) after what came before. */
 static void assert_still_serves(const char *task)
 {
@@ -758,13 +771,7 @@ START_TEST(serve_garbage_retried_then_dead)
     json_decref(job);
     pid_t p3 = coproc_pid();
     ck_assert_int_ne(p3, p2);
-    json_t *one = json_integer(1);
-    job = run("ok", json_incref(one), NULL, 0);
-    json_t *want = json_pack("{s:O}", "echo", one);
-    assert_done_with(job, want);
-    json_decref(want);
-    json_decref(one);
-    json_decref(job);
+    assert_coprocess_serves();
 }
 END_TEST
 
@@ -1436,13 +1443,7 @@ START_TEST(serve_answer_without_id_is_garbage)
     pid_t p2 = coproc_pid();
     ck_assert_int_ne(p2, p1);
     assert_pid_gone(p1, "the coprocess that answered without an id");
-    json_t *one = json_integer(1);
-    job = run("ok", json_incref(one), NULL, 0);
-    json_t *want = json_pack("{s:O}", "echo", one);
-    assert_done_with(job, want);
-    json_decref(want);
-    json_decref(one);
-    json_decref(job);
+    assert_coprocess_serves();
 }
 END_TEST
 

@@ -35,6 +35,13 @@ struct api_config {
     int64_t grace_ms;
     int64_t header_timeout_ms;
     int64_t idle_timeout_ms;
+    int64_t redis_timeout_ms; /* a Redis command unanswered this long: 503, drop and re-make the connection */
+    long max_conns;           /* client connections at once; 0 = the descriptor limit less a reserve */
+    long max_queues;          /* distinct queue names remembered; a new one past it gets 429 */
+    long max_body_total;      /* bytes held for all unfinished request bodies together; 503 past it */
+    long max_output;          /* bytes of answers waiting for clients that do not read; 503 past it */
+    bool metrics_public;      /* /metrics answers without the token even when --auth-token is set */
+    bool experiments;         /* serve the /cpu and /io experiment routes */
 };
 
 struct app {

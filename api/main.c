@@ -33,6 +33,32 @@ static void raise_fd_limit(void)
     }
 }
 
+#define TOKEN_MAX 1024
+
+/* Reads the token from the first line of `path` into buf (trailing CR/LF and
+ * spaces cut). Returns 0, or -1 with the reason in err. */
+static int token_read(const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    size_t n;
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fgets(buf, (int)len, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    n = strcspn(buf, "\r\n");
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = '\0';
+    if (n == 0 || n >= len - 1) {
+        snprintf(err, errlen, "%s: %s", path, n == 0 ? "empty first line" : "token longer than 1022 bytes");
+        return -1;
+    }
+    return 0;
+}
+
 static pid_t spawn_server(const struct api_config *cfg, const char *host, int port)
 {
     pid_t pid = fork();
@@ -113,7 +139,13 @@ int main(int argc, char **argv)
         .grace_ms = 30000,
         .header_timeout_ms = 30000,
         .idle_timeout_ms = 60000,
+        .redis_timeout_ms = 2000,
+        .max_conns = 0,
+        .max_queues = 1000,
+        .max_body_total = 64L * 1024 * 1024,
+        .max_output = 64L * 1024 * 1024,
     };
+    const char *token_file = "";
     const struct opt opts[] = {
         {"listen", 0, "API_LISTEN", OPT_STR, &cfg.listen, 0, 0, "address to listen on (127.0.0.1:8080)"},
         {"redis", 0, "REDIS_URL", OPT_STR, &cfg.redis, 0, 0, "redis://[:password@]host[:port][/db] or unix:///path (redis://127.0.0.1:6379)"},
@@ -127,7 +159,24 @@ int main(int argc, char **argv)
         {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &cfg.result_ttl_ms, 1000, 1e12, "how long finished jobs are kept (3600s)"},
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &cfg.prefix, 0, 0, "Redis key prefix (offload:)"},
         {"procs", 0, "API_PROCS", OPT_INT, &cfg.procs, 1, 256, "server processes sharing the port (1)"},
-        {"auth-token", 0, "API_TOKEN", OPT_STR, &cfg.auth_token, 0, 0, "require Authorization: Bearer <token> (off)"},
+        {"auth-token", 0, "API_TOKEN", OPT_STR, &cfg.auth_token, 0, 0,
+         "require Authorization: Bearer <token> (off); prefer API_TOKEN or --auth-token-file, which ps does not show"},
+        {"auth-token-file", 0, "API_TOKEN_FILE", OPT_STR, &token_file, 0, 0,
+         "read the token from this file's first line (wins over --auth-token)"},
+        {"metrics-public", 0, "API_METRICS_PUBLIC", OPT_BOOL, &cfg.metrics_public, 0, 0,
+         "/metrics answers without the token when --auth-token is set (off: it needs the token too)"},
+        {"experiments", 0, "API_EXPERIMENTS", OPT_BOOL, &cfg.experiments, 0, 0,
+         "serve the /cpu and /io experiment routes (off: they answer 404; the demo turns them on)"},
+        {"redis-timeout", 0, "API_REDIS_TIMEOUT", OPT_DURATION, &cfg.redis_timeout_ms, 100, 600000,
+         "a Redis command unanswered this long fails its request with 503 and the connection is re-made (2s)"},
+        {"max-conns", 0, "API_MAX_CONNS", OPT_INT, &cfg.max_conns, 0, 1e7,
+         "client connections at once, more wait in the backlog (0: the descriptor limit less 10% for Redis and upstreams)"},
+        {"max-queues", 0, "API_MAX_QUEUES", OPT_INT, &cfg.max_queues, 1, 1e6,
+         "distinct queue names; a job for a new queue past it gets 429 (1000); empty queues are forgotten"},
+        {"max-body-total", 0, "API_MAX_BODY_TOTAL", OPT_INT, &cfg.max_body_total, 1024, 1L << 40,
+         "bytes held for all unfinished requests together; the request that would pass it gets 503 (67108864)"},
+        {"max-output", 0, "API_MAX_OUTPUT", OPT_INT, &cfg.max_output, 1024, 1L << 40,
+         "bytes of answers queued for clients that do not read; new answers get 503 past it (67108864)"},
         {"allow-eviction", 0, "API_ALLOW_EVICTION", OPT_BOOL, &cfg.allow_eviction, 0, 0,
          "use a Redis whose maxmemory-policy may evict keys (off: /readyz and every Redis route answer 503 "
          "with the reason, since accepted jobs could vanish)"},
@@ -143,6 +192,7 @@ int main(int argc, char **argv)
         .nopts = sizeof opts / sizeof opts[0],
     };
     char err[512], host[URL_HOST_MAX];
+    static char token[TOKEN_MAX];
     int first, port, fd;
     enum task_clock clock;
     struct redis_url ru;
@@ -157,6 +207,13 @@ int main(int argc, char **argv)
         return 2;
     case CONFIG_OK:
         break;
+    }
+    if (token_file[0]) {
+        if (token_read(token_file, token, sizeof token, err, sizeof err) != 0) {
+            fprintf(stderr, "api: --auth-token-file: %s\n", err);
+            return 2;
+        }
+        cfg.auth_token = token;
     }
     if (cfg.threads == 0)
         cfg.threads = 5 * sysconf(_SC_NPROCESSORS_ONLN);

@@ -226,6 +226,10 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
         req_reply_error(r, 400, "Content-Length: given twice with different values");
         return;
     }
+    if (found && (m.route == ROUTE_CPU || m.route == ROUTE_IO) && !app->cfg.experiments) {
+        req_reply_error(r, 404, "no route %s: the experiment routes need --experiments", path);
+        return;
+    }
     if (!found) {
         req_reply_error(r, 404, "no route %s", path ? path : "");
         return;
@@ -245,11 +249,11 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
         handle_readyz(r);
         return;
     }
-    if (m.route == ROUTE_METRICS) {
+    if (m.route == ROUTE_METRICS && app->cfg.metrics_public) {
         handle_metrics(r);
         return;
     }
-    if (app->inflight > app->cfg.max_inflight) {
+    if (m.route != ROUTE_METRICS && app->inflight > app->cfg.max_inflight) {
         req_add_header(r, "Retry-After", "1");
         req_reply_error(r, 503, "over --max-inflight (%ld requests in flight)", app->cfg.max_inflight);
         return;
@@ -257,6 +261,10 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
     if (!request_authorized(app, req)) {
         req_add_header(r, "WWW-Authenticate", "Bearer");
         req_reply_error(r, 401, "missing or wrong bearer token");
+        return;
+    }
+    if (m.route == ROUTE_METRICS) {
+        handle_metrics(r);
         return;
     }
     switch (m.route) {

@@ -58,7 +58,7 @@ stack_start() {
   STACK_PIDS="$STACK_PIDS $!"
   aport=$(stack_free_port)
   # shellcheck disable=SC2086
-  "$BIN/api" --listen "127.0.0.1:$aport" --upstream "http://127.0.0.1:$sport/" ${API_ARGS:-} 2>"$STACK_DIR/api.log" &
+  "$BIN/api" --experiments --listen "127.0.0.1:$aport" --upstream "http://127.0.0.1:$sport/" ${API_ARGS:-} 2>"$STACK_DIR/api.log" &
   STACK_PIDS="$STACK_PIDS $!"
   API_PID=$!
   WORKER_PIDS=""

@@ -57,6 +57,8 @@ int stack_start(struct stack *s, const struct stack_opts *o)
     argv[n++] = s->redis.url;
     argv[n++] = "--upstream";
     argv[n++] = upstream;
+    if (!o->no_experiments)
+        argv[n++] = "--experiments"; /* the seed's /cpu and /io routes */
     for (const char *const *a = o->api_args; a && *a && n < 46; a++)
         argv[n++] = *a;
     argv[n] = NULL;

@@ -27,6 +27,7 @@ struct stack_opts {
     const char *const *api_args; /* extra api flags, NULL-terminated, or NULL */
     const char *const *worker_args;
     bool persist;
+    bool no_experiments; /* api without --experiments: /cpu and /io answer 404 */
 };
 
 /* Starts everything and waits until /readyz answers 200 (10 s). 0 or -1. */

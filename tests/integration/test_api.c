@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -442,6 +443,54 @@ START_TEST(auth_token_required)
     ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 5000, &r), 0);
     ck_assert_int_eq(r.code, 200);
     http_resp_free(&r);
+    /* /metrics names every queue: with a token it needs the token too */
+    ck_assert_int_eq(stack_http(&S, "GET", "/metrics", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 401);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "GET", "/metrics", NULL, (const char *const[]){"Authorization: Bearer s3cret", NULL}, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
+/* The token from a file (which ps does not show), and --metrics-public. */
+START_TEST(auth_token_from_file)
+{
+    struct http_resp r;
+    char path[] = "/tmp/offload-token-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "fromfile\n", 9), 9);
+    close(fd);
+    up(0, (const char *const[]){"--auth-token", "ignored", "--auth-token-file", path, "--metrics-public", NULL});
+    unlink(path);
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", (const char *const[]){"Authorization: Bearer ignored", NULL}, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 401);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{}", (const char *const[]){"Authorization: Bearer fromfile", NULL}, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 202);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "GET", "/metrics", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
+/* /cpu?mode=inline stalls the loop on purpose: off unless --experiments. */
+START_TEST(experiment_routes_need_the_flag)
+{
+    struct http_resp r;
+    struct stack_opts o = {.workers = 0, .no_experiments = true};
+    ck_assert_msg(stack_start(&S, &o) == 0, "stack did not start");
+    ck_assert_int_eq(stack_http(&S, "GET", "/cpu?mode=inline&ms=60000", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 404);
+    ck_assert_ptr_nonnull(strstr(r.body, "--experiments"));
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "GET", "/io", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 404);
+    http_resp_free(&r);
     down();
 }
 END_TEST
@@ -538,6 +587,8 @@ int main(void)
     tcase_add_test(tc, bad_inputs_get_their_codes);
     tcase_add_test(tc, queue_limit_gives_429);
     tcase_add_test(tc, auth_token_required);
+    tcase_add_test(tc, auth_token_from_file);
+    tcase_add_test(tc, experiment_routes_need_the_flag);
     tcase_add_test(tc, cancel_queued_job);
     tcase_add_test(tc, metrics_and_info);
     tcase_add_test(tc, sigterm_drains_in_flight_then_exits_0);

@@ -59,8 +59,11 @@ void jobs_reply_unavailable(struct api_req *r)
 {
     req_add_header(r, "Retry-After", RETRY_AFTER_S);
     const char *refused = r->app->redis ? rconn_refused(r->app->redis) : "";
+    const char *why = r->app->redis ? rconn_down_reason(r->app->redis) : "";
     if (refused[0])
         req_reply_error(r, 503, "%s", refused);
+    else if (why[0])
+        req_reply_error(r, 503, "redis unavailable (%s), retry later", why);
     else
         req_reply_error(r, 503, "redis unavailable, retry later");
 }
@@ -209,6 +212,24 @@ static void cancel_wait(struct job_req *jr)
     }
 }
 
+/* The ENQUEUE was sent but its answer never came (a missed deadline or a
+ * lost connection): Redis may have run it, or may still run it when it
+ * wakes. 503 with the ids the jobs have if they exist, so the client can
+ * look before it retries. */
+static void reply_enqueue_unknown(struct job_req *jr)
+{
+    struct api_req *r = jr->r;
+    const char *why = rconn_down_reason(r->app->redis);
+    json_t *ids = json_array(), *body;
+    for (size_t i = 0; ids && i < jr->n; i++)
+        json_array_append_new(ids, json_string(jr->ids[i]));
+    body = json_pack("{s:s+++,s:s,s:o*}", "error", "redis did not confirm the enqueue (",
+                     why[0] ? why : "connection lost", "): the jobs may or may not exist; GET /jobs/{id} ",
+                     "for each id tells, before retrying", "outcome", "unknown", "ids", ids);
+    req_add_header(r, "Retry-After", RETRY_AFTER_S);
+    req_reply_json(r, 503, body);
+}
+
 static void enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
     struct job_req *jr = priv;
@@ -222,10 +243,11 @@ static void enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
             req_add_header(r, "Retry-After", RETRY_AFTER_S);
             req_reply_error(r, 429, "queue %s is over --max-queue (%ld jobs)", reply->str + 5,
                             r->app->cfg.max_queue);
-        } else {
-            if (reply)
-                log_error("enqueue failed", "error=\"%s\"", reply->str);
+        } else if (reply) {
+            log_error("enqueue failed", "error=\"%s\"", reply->str);
             jobs_reply_unavailable(r);
+        } else {
+            reply_enqueue_unknown(jr);
         }
         job_req_free(jr);
         return;

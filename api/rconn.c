@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/job.h"
 #include "common/log.h"
@@ -12,6 +13,9 @@
 #define RCONN_BACKOFF_MAX_MS 1000 /* the issue: reconnect backoff capped at 1 s */
 #define RCONN_SETUP_MAX (4 + SCRIPT_COUNT)
 #define RCONN_POLICY_CHECK_S 30 /* how often a ready connection looks at maxmemory-policy again */
+#define RCONN_PING_IDLE_MS 1000 /* an idle connection PINGs this often, so a hung Redis is seen without traffic */
+#define RCONN_WATCH_MIN_MS 10   /* the deadline watchdog ticks every timeout/10 within these bounds */
+#define RCONN_WATCH_MAX_MS 250
 
 /* Lifecycle of the connection. */
 enum rconn_state {
@@ -42,6 +46,15 @@ struct rconn {
     struct event *policy_ev;  /* periodic CONFIG GET maxmemory-policy while ready */
     bool allow_eviction;
     char refused[256];        /* why Redis is refused (it may evict keys), "" when not */
+    int64_t timeout_ms;       /* deadline of a command and of connect+setup; 0 = none */
+    struct event *watch_ev;   /* the deadline watchdog */
+    long pending;             /* commands sent and not yet answered (tracked ones) */
+    int64_t progress_ms;      /* last reply, or when pending went 0 → 1, or the connect began */
+    unsigned long deadlines;  /* connections dropped for a missed deadline */
+    char down_why[160];       /* why the last connection was lost, for 503 answers */
+    bool hung;                /* being dropped for a missed deadline (not ready meanwhile) */
+    bool down_deadline;       /* the last loss was a missed deadline; cleared when ready */
+    bool subscribed;          /* in SUBSCRIBE mode: no idle PING, no command deadline */
     char redacted[URL_PATH_MAX + URL_HOST_MAX];
 };
 
@@ -64,11 +77,23 @@ static void rconn_retry_cb(evutil_socket_t fd, short what, void *arg)
     rconn_connect(arg);
 }
 
+static int64_t rconn_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void rconn_lost(struct rconn *rc, const char *why)
 {
     bool was_ready = rc->state == RCONN_READY;
     rc->ac = NULL; /* hiredis frees the context after its disconnect callback */
     rc->generation++;
+    rc->subscribed = false;
+    if (why != rc->down_why && (was_ready || rc->down_why[0] == '\0'))
+        snprintf(rc->down_why, sizeof rc->down_why, "%s", why);
+    rc->down_deadline = rc->hung;
+    rc->hung = false;
     if (rc->closing)
         return;
     if (was_ready) {
@@ -85,7 +110,7 @@ static void rconn_disconnect_cb(const redisAsyncContext *ac, int status)
     (void)status;
     if (rc == NULL || rc->ac != ac)
         return;
-    rconn_lost(rc, ac->errstr[0] ? ac->errstr : "closed");
+    rconn_lost(rc, rc->hung ? rc->down_why : ac->errstr[0] ? ac->errstr : "closed");
 }
 
 static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -96,7 +121,7 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     if (rc == NULL || gen != rc->generation || rc->state != RCONN_SETUP)
         return;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        if (!rc->setup_failed)
+        if (!rc->setup_failed && !rc->hung) /* a missed deadline was logged already */
             log_error("redis setup failed", "conn=%s error=\"%s\"", rc->name,
                       reply ? reply->str : "disconnected");
         rc->setup_failed = true;
@@ -109,6 +134,9 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     rc->state = RCONN_READY;
+    rc->down_why[0] = '\0';
+    rc->down_deadline = false;
+    rc->progress_ms = rconn_now_ms();
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
     log_info("redis connected", "conn=%s redis=%s", rc->name, rc->redacted);
     rc->was_ready = true;
@@ -148,6 +176,77 @@ static void rconn_policy_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     rconn_setup_cb(ac, reply ? (void *)&ok : NULL, priv);
 }
 
+/* A command counted in rc->pending until its reply (or NULL) arrives. */
+struct rconn_call {
+    struct rconn *rc;
+    redisCallbackFn *cb; /* NULL: the reply is not wanted */
+    void *priv;
+};
+
+static void rconn_call_cb(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct rconn_call *call = priv;
+    struct rconn *rc = call->rc;
+    rc->pending--;
+    rc->progress_ms = rconn_now_ms();
+    if (call->cb)
+        call->cb(ac, reply, call->priv);
+    free(call);
+}
+
+/* Sends a command on the current context and counts it for the deadline.
+ * Returns 0 (cb runs exactly once later) or -1 (cb never runs). */
+static int rconn_send(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                      const size_t *argvlen)
+{
+    struct rconn_call *call = malloc(sizeof *call);
+    if (call == NULL)
+        return -1;
+    *call = (struct rconn_call){.rc = rc, .cb = cb, .priv = priv};
+    if (redisAsyncCommandArgv(rc->ac, rconn_call_cb, call, argc, argv, argvlen) != REDIS_OK) {
+        free(call);
+        return -1;
+    }
+    if (rc->pending++ == 0)
+        rc->progress_ms = rconn_now_ms();
+    return 0;
+}
+
+/* Redis missed the deadline: every command waiting on it gets its callback
+ * with NULL now (their requests answer 503), and the connection is made
+ * again with backoff. */
+static void rconn_drop_hung(struct rconn *rc, int64_t waited_ms)
+{
+    static const char *const state_names[] = {"idle", "connecting", "setup", "ready"};
+    redisAsyncContext *ac = rc->ac;
+    rc->deadlines++;
+    rc->hung = true;
+    snprintf(rc->down_why, sizeof rc->down_why, "redis did not answer within --redis-timeout (%lld ms)",
+             (long long)rc->timeout_ms);
+    log_warn("redis missed its deadline: dropping the connection", "conn=%s redis=%s state=%s waited_ms=%lld pending=%ld",
+             rc->name, rc->redacted, state_names[rc->state], (long long)waited_ms, rc->pending);
+    redisAsyncFree(ac); /* not inside a hiredis callback: a timer */
+    if (rc->ac == ac)   /* never connected: hiredis called no disconnect callback */
+        rconn_lost(rc, rc->down_why);
+}
+
+static void rconn_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static const char *ping[] = {"PING"};
+    struct rconn *rc = arg;
+    int64_t waited = rconn_now_ms() - rc->progress_ms;
+    (void)fd;
+    (void)what;
+    if (rc->ac == NULL || rc->closing || rc->hung)
+        return;
+    if (rc->state != RCONN_READY ? waited >= rc->timeout_ms : rc->pending > 0 && waited >= rc->timeout_ms) {
+        rconn_drop_hung(rc, waited);
+        return;
+    }
+    if (rc->state == RCONN_READY && !rc->subscribed && rc->pending == 0 && waited >= RCONN_PING_IDLE_MS)
+        rconn_send(rc, NULL, NULL, 1, ping, NULL);
+}
+
 static void rconn_policy_recheck_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     struct rconn *rc = ac->data;
@@ -165,9 +264,9 @@ static void rconn_policy_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct rconn *rc = arg;
     (void)fd;
     (void)what;
-    if (rc->state == RCONN_READY && rc->ac)
-        redisAsyncCommand(rc->ac, rconn_policy_recheck_cb, (void *)(uintptr_t)rc->generation,
-                          "CONFIG GET maxmemory-policy");
+    static const char *get[] = {"CONFIG", "GET", "maxmemory-policy"};
+    if (rc->state == RCONN_READY && rc->ac && !rc->subscribed && !rc->hung)
+        rconn_send(rc, rconn_policy_recheck_cb, (void *)(uintptr_t)rc->generation, 3, get, NULL);
 }
 
 /* Scripts are loaded by name; the reply of each SCRIPT LOAD is its sha. */
@@ -251,6 +350,7 @@ static void rconn_connect(struct rconn *rc)
     rc->generation++;
     rc->ac = ac;
     rc->state = RCONN_CONNECTING;
+    rc->progress_ms = rconn_now_ms(); /* connect and setup share one deadline */
     redisAsyncSetConnectCallback(ac, rconn_connect_cb);
     redisAsyncSetDisconnectCallback(ac, rconn_disconnect_cb);
 }
@@ -288,6 +388,38 @@ err:
     return NULL;
 }
 
+int rconn_set_timeout(struct rconn *rc, int64_t timeout_ms)
+{
+    int64_t tick = timeout_ms / 10;
+    struct timeval tv;
+    if (tick < RCONN_WATCH_MIN_MS)
+        tick = RCONN_WATCH_MIN_MS;
+    if (tick > RCONN_WATCH_MAX_MS)
+        tick = RCONN_WATCH_MAX_MS;
+    tv = (struct timeval){(time_t)(tick / 1000), (suseconds_t)(tick % 1000) * 1000};
+    rc->timeout_ms = timeout_ms;
+    if (rc->watch_ev == NULL)
+        rc->watch_ev = event_new(rc->base, -1, EV_PERSIST, rconn_watch_cb, rc);
+    if (rc->watch_ev == NULL)
+        return -1;
+    return evtimer_add(rc->watch_ev, &tv);
+}
+
+const char *rconn_down_reason(const struct rconn *rc)
+{
+    return rc->down_why;
+}
+
+bool rconn_deadline_missed(const struct rconn *rc)
+{
+    return rc->down_deadline || rc->hung;
+}
+
+unsigned long rconn_deadlines(const struct rconn *rc)
+{
+    return rc->deadlines;
+}
+
 void rconn_allow_eviction(struct rconn *rc, bool allow)
 {
     rc->allow_eviction = allow;
@@ -311,6 +443,8 @@ static void rconn_free_cb(evutil_socket_t fd, short what, void *arg)
     }
     event_free(rc->retry_ev);
     event_free(rc->policy_ev);
+    if (rc->watch_ev)
+        event_free(rc->watch_ev);
     event_free(rc->free_ev);
     free(rc->name);
     free(rc);
@@ -324,6 +458,8 @@ void rconn_free(struct rconn *rc)
     rc->closing = true;
     evtimer_del(rc->retry_ev);
     evtimer_del(rc->policy_ev);
+    if (rc->watch_ev)
+        evtimer_del(rc->watch_ev);
     rc->free_ev = evtimer_new(rc->base, rconn_free_cb, rc);
     if (rc->free_ev == NULL) {
         /* cannot defer: free now (callers never do this from a hiredis callback) */
@@ -335,7 +471,7 @@ void rconn_free(struct rconn *rc)
 
 bool rconn_ready(const struct rconn *rc)
 {
-    return rc != NULL && rc->state == RCONN_READY && !rc->closing;
+    return rc != NULL && rc->state == RCONN_READY && !rc->closing && !rc->hung;
 }
 
 unsigned long rconn_reconnects(const struct rconn *rc)
@@ -348,7 +484,15 @@ int rconn_command(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, c
 {
     if (!rconn_ready(rc))
         return -1;
-    return redisAsyncCommandArgv(rc->ac, cb, priv, argc, argv, argvlen) == REDIS_OK ? 0 : -1;
+    return rconn_send(rc, cb, priv, argc, argv, argvlen);
+}
+
+int rconn_subscribe(struct rconn *rc, redisCallbackFn *cb, void *priv, const char *channel)
+{
+    if (!rconn_ready(rc) || redisAsyncCommand(rc->ac, cb, priv, "SUBSCRIBE %s", channel) != REDIS_OK)
+        return -1;
+    rc->subscribed = true;
+    return 0;
 }
 
 /* the largest script call: a whole batch of ENQUEUE */

@@ -10,6 +10,7 @@
 #include <hiredis/async.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/scripts.h"
 #include "common/url.h"
@@ -38,6 +39,20 @@ bool rconn_ready(const struct rconn *rc);
 void rconn_allow_eviction(struct rconn *rc, bool allow);
 /* Why Redis is refused ("" when it is not): for /readyz. */
 const char *rconn_refused(const struct rconn *rc);
+/* Gives every command, and each connect with its setup, a deadline: a
+ * command unanswered for timeout_ms (measured from the last reply, since
+ * Redis answers in order) drops the connection; its commands get their
+ * callbacks with NULL and the connection is made again. An idle ready
+ * connection PINGs every second so a hung Redis is noticed without
+ * traffic. Returns 0, or -1 when the watchdog cannot be made. */
+int rconn_set_timeout(struct rconn *rc, int64_t timeout_ms);
+/* Why the connection was last lost ("" while ready): for 503 answers. */
+const char *rconn_down_reason(const struct rconn *rc);
+/* Whether the last loss was a missed deadline: a command that got NULL may
+ * still run when Redis wakes, so its outcome is unknown, not "not done". */
+bool rconn_deadline_missed(const struct rconn *rc);
+/* Connections dropped for a missed deadline so far. */
+unsigned long rconn_deadlines(const struct rconn *rc);
 /* Number of times the connection was lost after having been ready. */
 unsigned long rconn_reconnects(const struct rconn *rc);
 
@@ -46,6 +61,10 @@ unsigned long rconn_reconnects(const struct rconn *rc);
  * hiredis: copy what you keep). Returns -1 when not ready; cb is not called. */
 int rconn_command(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                   const size_t *argvlen);
+/* SUBSCRIBE: cb runs for every message until the connection is lost (then
+ * with NULL). A subscribed connection has no command deadline or PING.
+ * Returns 0 or -1 (not ready). */
+int rconn_subscribe(struct rconn *rc, redisCallbackFn *cb, void *priv, const char *channel);
 /* Like rconn_command for EVALSHA of a project script: argv holds only the
  * script's ARGV (numkeys is 0). */
 int rconn_script(struct rconn *rc, enum script_id id, redisCallbackFn *cb, void *priv, int argc,

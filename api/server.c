@@ -311,10 +311,9 @@ static void sub_message_cb(redisAsyncContext *ac, void *rep, void *priv)
 static void sub_state_cb(struct rconn *rc, bool up, void *arg)
 {
     struct app *app = arg;
-    const char *argv[2] = {"SUBSCRIBE", app->channel};
     if (!up)
         return;
-    if (rconn_command(rc, sub_message_cb, app, 2, argv, NULL) != 0)
+    if (rconn_subscribe(rc, sub_message_cb, app, app->channel) != 0)
         log_error("subscribe failed", "channel=%s", app->channel);
 }
 
@@ -449,6 +448,9 @@ int server_run(const struct api_config *cfg, int fd)
     if (app.redis && app.sub) {
         rconn_allow_eviction(app.redis, cfg->allow_eviction);
         rconn_allow_eviction(app.sub, cfg->allow_eviction);
+        if (rconn_set_timeout(app.redis, cfg->redis_timeout_ms) != 0 ||
+            rconn_set_timeout(app.sub, cfg->redis_timeout_ms) != 0)
+            goto err;
     }
     lp.ev = event_new(app.base, -1, EV_PERSIST, lag_cb, &lp);
     d.tick = event_new(app.base, -1, EV_PERSIST, drain_tick_cb, &d);

@@ -331,6 +331,60 @@ START_TEST(redis_down_503_then_recovers)
 }
 END_TEST
 
+/* Redis stopped, not killed: every request still answers within the
+ * deadline, /readyz says why, and all is well once Redis wakes. */
+START_TEST(hung_redis_answers_503_within_deadline)
+{
+    struct http_resp r;
+    char ra[16];
+    up(0, (const char *const[]){"--redis-timeout", "500ms", NULL});
+    ck_assert_int_eq(kill(S.redis.pid, SIGSTOP), 0);
+    int64_t t0 = harness_now_ms();
+    ck_assert_msg(stack_http(&S, "POST", "/jobs", "{\"ms\":1}", NULL, 6000, &r) == 0,
+                  "POST /jobs hung with Redis stopped");
+    int64_t took = harness_now_ms() - t0;
+    kill(S.redis.pid, SIGCONT); /* before any assertion can end the test */
+    ck_assert_int_eq(r.code, 503);
+    ck_assert_msg(took < 3000, "the 503 took %lld ms with a 500 ms deadline", (long long)took);
+    ck_assert_ptr_nonnull(http_resp_header(&r, "Retry-After", ra, sizeof ra));
+    /* it may still be enqueued when Redis wakes: the answer says so and names the id */
+    json_t *j = http_resp_json(&r);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "outcome")), "unknown");
+    const char *id = json_string_value(json_array_get(json_object_get(j, "ids"), 0));
+    ck_assert_ptr_nonnull(id);
+    char path[64];
+    snprintf(path, sizeof path, "/jobs/%s", id);
+    json_decref(j);
+    http_resp_free(&r);
+    /* stopped again with no traffic: the idle check notices and /readyz says why */
+    harness_sleep_ms(300);
+    ck_assert_int_eq(kill(S.redis.pid, SIGSTOP), 0);
+    harness_sleep_ms(2500);
+    int rc = stack_http(&S, "GET", "/readyz", NULL, NULL, 3000, &r);
+    kill(S.redis.pid, SIGCONT);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(r.code, 503);
+    ck_assert_msg(strstr(r.body, "--redis-timeout") != NULL, "readyz: %s", r.body);
+    http_resp_free(&r);
+    long code = 0;
+    for (int i = 0; i < 50 && code != 200; i++) {
+        harness_sleep_ms(100);
+        ck_assert_int_eq(stack_http(&S, "GET", "/readyz", NULL, NULL, 3000, &r), 0);
+        code = r.code;
+        http_resp_free(&r);
+    }
+    ck_assert_msg(code == 200, "ready again after Redis woke");
+    ck_assert_int_eq(stack_http(&S, "GET", path, NULL, NULL, 3000, &r), 0);
+    ck_assert_msg(r.code == 200 || r.code == 404, "the unknown job is there or not: %ld", r.code);
+    http_resp_free(&r);
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{\"ms\":1}", NULL, 3000, &r), 0);
+    ck_assert_int_eq(r.code, 202);
+    http_resp_free(&r);
+    down();
+}
+END_TEST
+
 struct bad_case {
     const char *method, *path, *body;
     long code;
@@ -584,6 +638,7 @@ int main(void)
     tcase_add_test(tc, evicting_redis_refused_until_allowed);
     tcase_add_test(tc, killed_worker_job_finishes_on_survivor);
     tcase_add_test(tc, redis_down_503_then_recovers);
+    tcase_add_test(tc, hung_redis_answers_503_within_deadline);
     tcase_add_test(tc, bad_inputs_get_their_codes);
     tcase_add_test(tc, queue_limit_gives_429);
     tcase_add_test(tc, auth_token_required);

@@ -16,6 +16,7 @@ struct pool;
 struct proxy;
 struct conn_table;
 struct serial;
+struct qstats;
 
 struct api_config {
     const char *listen;
@@ -59,6 +60,7 @@ struct app {
     struct proxy *proxy;
     struct conn_table *conns;
     struct serial *serial;  /* inline/blocking modes: one per loop turn */
+    struct qstats *qstats;  /* queue figures, fetched at most once a second */
     char id[64];           /* this API instance: names its done channel */
     char channel[256];     /* <prefix>done:<id> */
     long inflight;

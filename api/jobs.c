@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/qstats.h"
 #include "api/rconn.h"
 #include "api/req.h"
 #include "api/waiters.h"
@@ -14,7 +15,6 @@
 #include "common/log.h"
 
 #define WAIT_MAX_S 300.0             /* a long-poll longer than 5 minutes belongs to a webhook */
-#define WORKER_ALIVE_WINDOW_MS 10000 /* the workers' default lease: older heartbeats are not "alive" */
 #define RETRY_AFTER_S "1"
 
 /* How a request that waits for a job ends. */
@@ -243,6 +243,12 @@ static void enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
             req_add_header(r, "Retry-After", RETRY_AFTER_S);
             req_reply_error(r, 429, "queue %s is over --max-queue (%ld jobs)", reply->str + 5,
                             r->app->cfg.max_queue);
+        } else if (reply && strncmp(reply->str, "QUEUES ", 7) == 0) {
+            req_add_header(r, "Retry-After", RETRY_AFTER_S);
+            req_reply_error(r, 429,
+                            "a new queue name would pass --max-queues (%ld distinct queues); a queue with nothing "
+                            "queued or dead for a minute is forgotten",
+                            r->app->cfg.max_queues);
         } else if (reply) {
             log_error("enqueue failed", "error=\"%s\"", reply->str);
             jobs_reply_unavailable(r);
@@ -281,15 +287,18 @@ static int enqueue_send(struct job_req *jr, const struct job_spec *specs)
 {
     enum { STRIDE = SCRIPT_ENQUEUE_STRIDE };
     struct app *app = jr->r->app;
-    size_t argc = 4 + STRIDE * jr->n;
+    size_t argc = 4 + STRIDE * jr->n + 1;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
     char (*nums)[3][24] = calloc(jr->n, sizeof *nums);
-    char maxq[24], now[24], count[24];
+    char maxq[24], now[24], count[24], maxqs[24];
     int ret = -1;
     if (!argv || !lens || !nums)
         goto err;
     snprintf(maxq, sizeof maxq, "%ld", app->cfg.max_queue);
+    snprintf(maxqs, sizeof maxqs, "%ld", app->cfg.max_queues);
+    argv[argc - 1] = maxqs;
+    lens[argc - 1] = strlen(maxqs);
     snprintf(now, sizeof now, "%lld", (long long)job_now_us());
     snprintf(count, sizeof count, "%zu", jr->n);
     argv[0] = app->cfg.prefix;
@@ -568,36 +577,17 @@ void jobs_handle_delete(struct api_req *r)
         jobs_reply_unavailable(r);
 }
 
-static void queues_cb(redisAsyncContext *ac, void *rep, void *priv)
+static void queues_reply_fn(void *arg, const struct qstats_view *v)
 {
-    struct api_req *r = priv;
-    redisReply *reply = rep;
-    json_t *queues, *body;
-    (void)ac;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+    struct api_req *r = arg;
+    if (v == NULL) {
         jobs_reply_unavailable(r);
         return;
     }
-    queues = json_object();
-    for (size_t i = 1; queues && i + 3 < reply->elements; i += 4) {
-        redisReply **e = reply->element + i;
-        if (e[0]->type != REDIS_REPLY_STRING)
-            continue;
-        json_object_set_new(queues, e[0]->str,
-                            json_pack("{s:I,s:I,s:I}", "depth", (json_int_t)e[1]->integer, "in_progress",
-                                      (json_int_t)e[2]->integer, "dead", (json_int_t)e[3]->integer));
-    }
-    body = json_pack("{s:o*,s:I}", "queues", queues, "workers_alive", (json_int_t)reply->element[0]->integer);
-    req_reply_json(r, body ? 200 : 503, body);
+    req_reply_json(r, 200, json_incref(v->body));
 }
 
 void jobs_handle_queues(struct api_req *r)
 {
-    struct app *app = r->app;
-    char now[24], lease[24];
-    const char *argv[3] = {app->cfg.prefix, now, lease};
-    snprintf(now, sizeof now, "%lld", (long long)(job_now_us() / 1000));
-    snprintf(lease, sizeof lease, "%d", WORKER_ALIVE_WINDOW_MS);
-    if (rconn_script(app->redis, SCRIPT_QUEUES, queues_cb, r, 3, argv, NULL) != 0)
-        jobs_reply_unavailable(r);
+    qstats_get(r->app->qstats, queues_reply_fn, r);
 }

@@ -86,7 +86,7 @@ static void render_hist(struct evbuffer *out, const char *name, const char *labe
                         (unsigned long long)l->count);
 }
 
-int metrics_render(const struct metrics *m, const struct metrics_gauges *g, const char *queues_text,
+int metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *queues,
                    struct evbuffer *out)
 {
     char labels[96];
@@ -117,10 +117,12 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, cons
                         "# TYPE offload_proxy_active gauge\noffload_proxy_active %ld\n"
                         "# TYPE offload_http_connections gauge\noffload_http_connections %ld\n"
                         "# TYPE offload_redis_up gauge\noffload_redis_up %d\n"
-                        "# TYPE offload_redis_reconnects_total counter\noffload_redis_reconnects_total %lu\n",
+                        "# TYPE offload_redis_reconnects_total counter\noffload_redis_reconnects_total %lu\n"
+                        "# HELP offload_redis_deadlines_total Redis connections dropped for missing --redis-timeout.\n"
+                        "# TYPE offload_redis_deadlines_total counter\noffload_redis_deadlines_total %lu\n",
                         m->lag_max_s, g->inflight, g->waiters, g->pool_queued, g->proxy_active, g->connections, g->redis_up,
-                        g->redis_reconnects);
-    if (queues_text)
-        evbuffer_add(out, queues_text, strlen(queues_text));
+                        g->redis_reconnects, g->redis_deadlines);
+    if (queues && evbuffer_get_length(queues))
+        evbuffer_add(out, evbuffer_pullup(queues, -1), evbuffer_get_length(queues));
     return 0;
 }

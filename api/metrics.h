@@ -21,6 +21,7 @@ void metrics_rejected(struct metrics *m, int code);
 struct metrics_gauges {
     long inflight;
     unsigned long redis_reconnects;
+    unsigned long redis_deadlines;
     int redis_up;
     long waiters;
     long pool_queued;
@@ -28,9 +29,10 @@ struct metrics_gauges {
     long connections;
 };
 
-/* Appends the Prometheus text exposition to out. `queues_text` (may be
- * NULL) is extra pre-rendered lines, e.g. queue depth gauges. */
-int metrics_render(const struct metrics *m, const struct metrics_gauges *g, const char *queues_text,
+/* Appends the Prometheus text exposition to out. `queues` (may be NULL)
+ * holds extra pre-rendered lines, e.g. queue depth gauges; it is copied,
+ * not drained. */
+int metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *queues,
                    struct evbuffer *out);
 
 #endif

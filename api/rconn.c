@@ -496,7 +496,7 @@ int rconn_subscribe(struct rconn *rc, redisCallbackFn *cb, void *priv, const cha
 }
 
 /* the largest script call: a whole batch of ENQUEUE */
-#define RCONN_SCRIPT_ARGS_MAX (3 + 4 + SCRIPT_ENQUEUE_STRIDE * JOB_BATCH_MAX)
+#define RCONN_SCRIPT_ARGS_MAX (3 + 4 + SCRIPT_ENQUEUE_STRIDE * JOB_BATCH_MAX + 1)
 
 int rconn_script(struct rconn *rc, enum script_id id, redisCallbackFn *cb, void *priv, int argc,
                  const char **argv, const size_t *argvlen)

@@ -25,6 +25,7 @@
 #include "api/metrics.h"
 #include "api/pool.h"
 #include "api/proxy.h"
+#include "api/qstats.h"
 #include "api/rconn.h"
 #include "api/req.h"
 #include "api/route.h"
@@ -120,62 +121,35 @@ static void handle_readyz(struct api_req *r)
     jobs_reply_unavailable(r); /* says why when Redis is refused */
 }
 
-static void metrics_queues_cb(redisAsyncContext *ac, void *rep, void *priv)
+/* Renders /metrics: the process's own figures now, the queues' from the
+ * last fetch (at most a second old; none while Redis is unavailable). */
+static void metrics_reply_fn(void *arg, const struct qstats_view *v)
 {
-    struct api_req *r = priv;
+    struct api_req *r = arg;
     struct app *app = r->app;
-    redisReply *reply = rep;
     struct evbuffer *out = evbuffer_new();
-    struct evbuffer *q = evbuffer_new();
     struct metrics_gauges g = {
         .inflight = app->inflight,
         .redis_reconnects = rconn_reconnects(app->redis) + rconn_reconnects(app->sub),
+        .redis_deadlines = rconn_deadlines(app->redis) + rconn_deadlines(app->sub),
         .redis_up = rconn_ready(app->redis),
         .waiters = waiters_count(app->waiters),
         .pool_queued = pool_pending(app->pool),
         .proxy_active = proxy_active(app->proxy),
         .connections = conn_count(app->conns),
     };
-    (void)ac;
-    if (out == NULL || q == NULL) {
+    if (out == NULL) {
         req_reply_error(r, 503, "out of memory");
-        goto out;
+        return;
     }
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1) {
-        evbuffer_add_printf(q, "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n",
-                            reply->element[0]->integer);
-        evbuffer_add_printf(q, "# TYPE offload_queue_depth gauge\n# TYPE offload_queue_in_progress gauge\n"
-                               "# TYPE offload_queue_dead gauge\n");
-        for (size_t i = 1; i + 3 < reply->elements; i += 4) {
-            const char *name = reply->element[i]->str ? reply->element[i]->str : "";
-            evbuffer_add_printf(q,
-                                "offload_queue_depth{queue=\"%s\"} %lld\noffload_queue_in_progress{queue=\"%s\"} "
-                                "%lld\noffload_queue_dead{queue=\"%s\"} %lld\n",
-                                name, reply->element[i + 1]->integer, name, reply->element[i + 2]->integer, name,
-                                reply->element[i + 3]->integer);
-        }
-    }
-    evbuffer_add(q, "", 1);
-    metrics_render(app->metrics, &g, (const char *)evbuffer_pullup(q, -1), out);
-    {
-        size_t len = evbuffer_get_length(out);
-        req_reply_raw(r, 200, "text/plain; version=0.0.4", evbuffer_pullup(out, -1), len);
-    }
-out:
-    if (out)
-        evbuffer_free(out);
-    if (q)
-        evbuffer_free(q);
+    metrics_render(app->metrics, &g, v ? v->prom : NULL, out);
+    req_reply_raw(r, 200, "text/plain; version=0.0.4", evbuffer_pullup(out, -1), evbuffer_get_length(out));
+    evbuffer_free(out);
 }
 
 static void handle_metrics(struct api_req *r)
 {
-    struct app *app = r->app;
-    char now[24];
-    const char *argv[3] = {app->cfg.prefix, now, "10000"};
-    snprintf(now, sizeof now, "%lld", (long long)(job_now_us() / 1000));
-    if (rconn_script(app->redis, SCRIPT_QUEUES, metrics_queues_cb, r, 3, argv, NULL) != 0)
-        metrics_queues_cb(NULL, NULL, r); /* Redis down: the process metrics still answer */
+    qstats_get(r->app->qstats, metrics_reply_fn, r);
 }
 
 static void handle_info(struct api_req *r)
@@ -422,7 +396,9 @@ int server_run(const struct api_config *cfg, int fd)
     app.http = evhttp_new(app.base);
     app.conns = conn_table_new(&app);
     app.serial = serial_new(app.base);
-    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http || !app.conns || !app.serial)
+    app.qstats = qstats_new(&app);
+    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http || !app.conns || !app.serial ||
+        !app.qstats)
         goto err;
     evhttp_set_bevcb(app.http, conn_bevcb, &app);
     evhttp_set_allowed_methods(app.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
@@ -489,6 +465,7 @@ err:
         rconn_free(app.sub);
     if (app.base)
         event_base_loop(app.base, EVLOOP_NONBLOCK); /* runs the deferred Redis frees */
+    qstats_free(app.qstats); /* after them: a fetch in flight has had its NULL reply */
     waiters_free(app.waiters);
     if (app.http)
         evhttp_free(app.http);

@@ -101,17 +101,46 @@
     "  return 1\n" \
     "end\n"
 
+/* The registry of queue names (P..'queues') is bounded: a queue with no
+ * job queued and none dead for QUEUE_FORGET_MS is forgotten (its running
+ * jobs still show, found through the workers' wip lists). queue_look(q,
+ * now_ms) returns depth, dead and whether q was just forgotten; the first
+ * time q is seen empty is kept in P..'queues:empty'. */
+#define QUEUE_FORGET_MS "60000"
+#define LUA_QUEUE_LOOK \
+    "local function queue_look(q, now_ms)\n" \
+    "  local depth = redis.call('LLEN', P .. 'q:' .. q)\n" \
+    "  local dead = redis.call('LLEN', P .. 'dead:' .. q)\n" \
+    "  local ek = P .. 'queues:empty'\n" \
+    "  if depth + dead > 0 then redis.call('HDEL', ek, q); return depth, dead, false end\n" \
+    "  local since = tonumber(redis.call('HGET', ek, q))\n" \
+    "  if not since then redis.call('HSET', ek, q, now_ms); return 0, 0, false end\n" \
+    "  if now_ms - since < " QUEUE_FORGET_MS " then return 0, 0, false end\n" \
+    "  redis.call('SREM', P .. 'queues', q); redis.call('HDEL', ek, q)\n" \
+    "  return 0, 0, true\n" \
+    "end\n"
+
 /* ARGV: prefix, max queue length, now, n, then per job (ENQUEUE_STRIDE):
- * id, queue, ms, payload, max_attempts, notify, task, args, timeout_ms.
+ * id, queue, ms, payload, max_attempts, notify, task, args, timeout_ms;
+ * then, optionally, the most distinct queue names (none: unbounded).
  * Empty optional values are not stored. */
-static const char enqueue_lua[] = LUA_PRELUDE
+static const char enqueue_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "local maxq, now, n = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
-    "local want = {}\n"
+    "local maxqs = tonumber(ARGV[5 + n * 9])\n"
+    "local want, new = {}, 0\n"
     "for i = 0, n - 1 do local q = ARGV[5 + i * 9 + 1]; want[q] = (want[q] or 0) + 1 end\n"
     "for q, c in pairs(want) do\n"
     "  if redis.call('LLEN', P .. 'q:' .. q) + c > maxq then\n"
     "    return redis.error_reply('FULL ' .. q) end\n"
+    "  if maxqs and redis.call('SISMEMBER', P .. 'queues', q) == 0 then new = new + 1 end\n"
     "end\n"
+    "if new > 0 and redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
+    "  local now_ms = math.floor(tonumber(now) / 1000)\n"
+    "  for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do queue_look(q, now_ms) end\n"
+    "  if redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
+    "    return redis.error_reply('QUEUES ' .. maxqs) end\n"
+    "end\n"
+    "for q in pairs(want) do redis.call('HDEL', P .. 'queues:empty', q) end\n"
     "local opt = {[2] = 'ms', [3] = 'payload', [5] = 'notify', [7] = 'args', [8] = 'timeout_ms'}\n"
     "for i = 0, n - 1 do\n"
     "  local b = 5 + i * 9\n"
@@ -203,7 +232,7 @@ static const char recover_lua[] = LUA_PRELUDE
     "redis.call('DEL', P .. 'worker:' .. w)\n"
     "return {requeued, dead}\n";
 
-static const char queues_lua[] = LUA_PRELUDE
+static const char queues_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local alive = redis.call('ZCOUNT', P .. 'workers', now - lease, '+inf')\n"
     "local inprog = {}\n"
@@ -216,11 +245,16 @@ static const char queues_lua[] = LUA_PRELUDE
     "local out = {alive}\n"
     "local names = redis.call('SMEMBERS', P .. 'queues')\n"
     "table.sort(names)\n"
+    "local seen = {}\n"
     "for _, q in ipairs(names) do\n"
-    "  out[#out + 1] = q\n"
-    "  out[#out + 1] = redis.call('LLEN', P .. 'q:' .. q)\n"
-    "  out[#out + 1] = inprog[q] or 0\n"
-    "  out[#out + 1] = redis.call('LLEN', P .. 'dead:' .. q)\n"
+    "  local depth, dead, gone = queue_look(q, now)\n"
+    "  if not gone or inprog[q] then\n"
+    "    seen[q] = true\n"
+    "    out[#out + 1] = q; out[#out + 1] = depth; out[#out + 1] = inprog[q] or 0; out[#out + 1] = dead\n"
+    "  end\n"
+    "end\n"
+    "for q, c in pairs(inprog) do\n"
+    "  if not seen[q] then out[#out + 1] = q; out[#out + 1] = 0; out[#out + 1] = c; out[#out + 1] = 0 end\n"
     "end\n"
     "return out\n";
 

@@ -14,9 +14,11 @@ enum script_id {
     /* ARGV: prefix, max_queue, now_us, n, then n × SCRIPT_ENQUEUE_STRIDE
      * values (id, queue, ms, payload, max_attempts, notify, task, args,
      * timeout_ms; empty ms, payload, notify, args, timeout_ms are not
-     * stored). Creates every job hash and LPUSHes every id, or
-     * none: replies the integer n, or the error "FULL <queue>" when a queue
-     * would pass max_queue. */
+     * stored), then optionally max_queues. Creates every job hash and
+     * LPUSHes every id, or none: replies the integer n, or the error
+     * "FULL <queue>" when a queue would pass max_queue, or "QUEUES <max>"
+     * when a new queue name would pass max_queues (after forgetting the
+     * queues empty for a minute). */
     SCRIPT_ENQUEUE,
     /* ARGV: prefix, id, now_us, ttl_s. Replies 1 cancelled, 0 unknown, or
      * the job's state (string) when it is no longer queued. */
@@ -50,7 +52,8 @@ enum script_id {
      * deregisters the worker. Replies {requeued, dead}. */
     SCRIPT_RECOVER,
     /* ARGV: prefix, now_ms, lease_ms. Replies {workers_alive, then per known
-     * queue: name, depth, in_progress, dead}. */
+     * queue: name, depth, in_progress, dead}. Forgets queues empty (nothing
+     * queued or dead) for a minute. */
     SCRIPT_QUEUES,
     /* ARGV: prefix, worker_id, now_us, queue names in priority order.
      * Reliable fetch and START in one step, without blocking: LMOVE from the

@@ -385,6 +385,64 @@ START_TEST(hung_redis_answers_503_within_deadline)
 }
 END_TEST
 
+static long long redis_evalsha_calls(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "INFO commandstats");
+    const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "cmdstat_evalsha:calls=") : NULL;
+    long long n = p ? atoll(p + strlen("cmdstat_evalsha:calls=")) : 0;
+    freeReplyObject(rep);
+    return n;
+}
+
+static long post_code(const char *path, const char *body)
+{
+    struct http_resp r;
+    long code;
+    ck_assert_int_eq(stack_http(&S, "POST", path, body, NULL, 5000, &r), 0);
+    code = r.code;
+    http_resp_free(&r);
+    return code;
+}
+
+/* Queue names are bounded (--max-queues) and empty ones forgotten; the
+ * queue figures are asked of Redis at most once a second, whoever scrapes. */
+START_TEST(queues_bounded_and_figures_cached)
+{
+    struct http_resp r;
+    up(0, (const char *const[]){"--max-queues", "3", "--metrics-public", NULL});
+    redisContext *c = harness_redis_connect(&S.redis);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(post_code("/jobs", "{\"queue\":\"a\"}"), 202);
+    ck_assert_int_eq(post_code("/jobs", "[{\"queue\":\"b\"},{\"queue\":\"c\"},{\"queue\":\"b\"}]"), 202);
+    ck_assert_int_eq(post_code("/jobs", "{\"queue\":\"a\"}"), 202); /* a known queue is fine */
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", "{\"queue\":\"d\"}", NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 429);
+    ck_assert_msg(strstr(r.body, "--max-queues") != NULL, "%s", r.body);
+    http_resp_free(&r);
+    /* a empties; once it has been empty for a minute it is forgotten and d fits */
+    freeReplyObject(redisCommand(c, "DEL offload:q:a"));
+    freeReplyObject(redisCommand(c, "HSET offload:queues:empty a 1"));
+    ck_assert_int_eq(post_code("/jobs", "{\"queue\":\"d\"}"), 202);
+    ck_assert_int_eq(stack_http(&S, "GET", "/queues", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    ck_assert_msg(strstr(r.body, "\"d\"") != NULL && strstr(r.body, "\"a\"") == NULL, "%s", r.body);
+    http_resp_free(&r);
+    /* 30 scrapes and /queues in a row: one or two fetches, not 30 */
+    long long before = redis_evalsha_calls(c);
+    int64_t t0 = harness_now_ms();
+    for (int i = 0; i < 30; i++) {
+        ck_assert_int_eq(stack_http(&S, "GET", i % 2 ? "/metrics" : "/queues", NULL, NULL, 5000, &r), 0);
+        ck_assert_int_eq(r.code, 200);
+        http_resp_free(&r);
+    }
+    long long fetches = redis_evalsha_calls(c) - before;
+    long long allowed = 2 + (harness_now_ms() - t0) / 1000;
+    ck_assert_msg(fetches <= allowed, "%lld queue fetches for 30 requests (allowed %lld)", fetches, allowed);
+    redisFree(c);
+    down();
+}
+END_TEST
+
 struct bad_case {
     const char *method, *path, *body;
     long code;
@@ -641,6 +699,7 @@ int main(void)
     tcase_add_test(tc, hung_redis_answers_503_within_deadline);
     tcase_add_test(tc, bad_inputs_get_their_codes);
     tcase_add_test(tc, queue_limit_gives_429);
+    tcase_add_test(tc, queues_bounded_and_figures_cached);
     tcase_add_test(tc, auth_token_required);
     tcase_add_test(tc, auth_token_from_file);
     tcase_add_test(tc, experiment_routes_need_the_flag);

@@ -1,0 +1,147 @@
+#include "api/qstats.h"
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/app.h"
+#include "api/rconn.h"
+#include "api/req.h"
+#include "common/job.h"
+
+#define WORKER_ALIVE_WINDOW_MS "10000" /* the workers' default lease: older heartbeats are not "alive" */
+
+struct qstats_caller {
+    qstats_fn *fn;
+    void *arg;
+};
+
+struct qstats {
+    struct app *app;
+    struct qstats_view view; /* body == NULL until the first fetch */
+    int64_t fetched_us;
+    bool fetching;
+    struct qstats_caller *callers; /* waiting for the fetch in flight */
+    size_t ncallers, cap;
+};
+
+struct qstats *qstats_new(struct app *app)
+{
+    struct qstats *qs = calloc(1, sizeof *qs);
+    if (qs)
+        qs->app = app;
+    return qs;
+}
+
+static void view_clear(struct qstats_view *v)
+{
+    json_decref(v->body);
+    if (v->prom)
+        evbuffer_free(v->prom);
+    *v = (struct qstats_view){0};
+}
+
+/* Answers every waiting caller with v (may be NULL) and empties the list. */
+static void qstats_answer(struct qstats *qs, const struct qstats_view *v)
+{
+    struct qstats_caller *callers = qs->callers;
+    size_t n = qs->ncallers;
+    qs->callers = NULL;
+    qs->ncallers = qs->cap = 0;
+    for (size_t i = 0; i < n; i++)
+        callers[i].fn(callers[i].arg, v);
+    free(callers);
+}
+
+void qstats_free(struct qstats *qs)
+{
+    if (qs == NULL)
+        return;
+    qstats_answer(qs, NULL);
+    view_clear(&qs->view);
+    free(qs);
+}
+
+/* Builds both forms of SCRIPT_QUEUES's reply into v. Returns 0 or -1. */
+static int view_build(struct qstats_view *v, const redisReply *reply)
+{
+    json_t *queues = json_object();
+    v->prom = evbuffer_new();
+    if (queues == NULL || v->prom == NULL)
+        goto err;
+    evbuffer_add_printf(v->prom, "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n"
+                                 "# TYPE offload_queue_depth gauge\n# TYPE offload_queue_in_progress gauge\n"
+                                 "# TYPE offload_queue_dead gauge\n",
+                        reply->element[0]->integer);
+    for (size_t i = 1; i + 3 < reply->elements; i += 4) {
+        redisReply **e = reply->element + i;
+        if (e[0]->type != REDIS_REPLY_STRING)
+            continue;
+        if (json_object_set_new(queues, e[0]->str,
+                                json_pack("{s:I,s:I,s:I}", "depth", (json_int_t)e[1]->integer, "in_progress",
+                                          (json_int_t)e[2]->integer, "dead", (json_int_t)e[3]->integer)) != 0)
+            goto err;
+        evbuffer_add_printf(v->prom,
+                            "offload_queue_depth{queue=\"%s\"} %lld\noffload_queue_in_progress{queue=\"%s\"} %lld\n"
+                            "offload_queue_dead{queue=\"%s\"} %lld\n",
+                            e[0]->str, e[1]->integer, e[0]->str, e[2]->integer, e[0]->str, e[3]->integer);
+    }
+    v->body = json_pack("{s:o,s:I}", "queues", queues, "workers_alive", (json_int_t)reply->element[0]->integer);
+    queues = NULL; /* stolen by json_pack, even when it fails */
+    if (v->body == NULL)
+        goto err;
+    return 0;
+err:
+    json_decref(queues);
+    view_clear(v);
+    return -1;
+}
+
+static void qstats_fetched_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct qstats *qs = priv;
+    const redisReply *reply = rep;
+    struct qstats_view fresh = {0};
+    (void)ac;
+    qs->fetching = false;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER || view_build(&fresh, reply) != 0) {
+        qstats_answer(qs, NULL);
+        return;
+    }
+    view_clear(&qs->view);
+    qs->view = fresh;
+    qs->fetched_us = req_now_us();
+    qstats_answer(qs, &qs->view);
+}
+
+void qstats_get(struct qstats *qs, qstats_fn *fn, void *arg)
+{
+    struct app *app = qs->app;
+    char now[24];
+    const char *argv[3] = {app->cfg.prefix, now, WORKER_ALIVE_WINDOW_MS};
+    if (qs->view.body && req_now_us() - qs->fetched_us < QSTATS_MAX_AGE_MS * 1000) {
+        fn(arg, &qs->view);
+        return;
+    }
+    if (qs->ncallers == qs->cap) {
+        size_t cap = qs->cap ? qs->cap * 2 : 16;
+        struct qstats_caller *nc = realloc(qs->callers, cap * sizeof *nc);
+        if (nc == NULL) {
+            fn(arg, NULL);
+            return;
+        }
+        qs->callers = nc;
+        qs->cap = cap;
+    }
+    qs->callers[qs->ncallers++] = (struct qstats_caller){fn, arg};
+    if (qs->fetching)
+        return;
+    snprintf(now, sizeof now, "%lld", (long long)(job_now_us() / 1000));
+    if (rconn_script(app->redis, SCRIPT_QUEUES, qstats_fetched_cb, qs, 3, argv, NULL) != 0) {
+        qstats_answer(qs, NULL);
+        return;
+    }
+    qs->fetching = true;
+}

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Creates, without any container registry, the base images the compose stack
-# needs when they are missing:
+# Creates, without any container registry, the images docker-compose.yml
+# names but does not build, when they are missing, under the very names of the
+# official images it pulls when a registry is there (so the same file runs
+# online and air-gapped):
 #   $BASE_IMAGE  (debian:bookworm-slim)  debootstrap of Debian 12, variant
 #                minbase, trimmed like the official slim image, docker import
-#   $REDIS_IMAGE (offload/redis:7)       FROM $BASE_IMAGE + apt redis-server,
-#                runs redis-server as the redis user
+#   $REDIS_IMAGE (redis:7)               FROM $BASE_IMAGE + apt redis-server
+#                (7.0 on Debian 12), runs redis-server as the redis user
 # Idempotent: an image that already exists is left alone (whatever its origin,
 # so a pulled official image is used as is). The debootstrap result is cached
 # as a tarball, so a second machine run or an `docker image rm` rebuild needs
@@ -16,7 +18,7 @@
 #
 # Environment:
 #   BASE_IMAGE            default debian:bookworm-slim
-#   REDIS_IMAGE           default offload/redis:7
+#   REDIS_IMAGE           default redis:7
 #   DEBIAN_SUITE          default bookworm
 #   DEBIAN_MIRROR         default: debootstrap's own default
 #   DEBIAN_SECURITY_MIRROR  apt source for $SUITE-security inside the image;
@@ -26,10 +28,11 @@
 #                         else ${XDG_CACHE_HOME:-$HOME/.cache}/offload-images)
 # Options: --refresh  rebuild both images (and the cached rootfs) from scratch
 #          --check    only report what is missing; exit 1 if anything is
+#          --names    print the two image names, one a line, and exit
 set -eu
 
 BASE_IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
-REDIS_IMAGE=${REDIS_IMAGE:-offload/redis:7}
+REDIS_IMAGE=${REDIS_IMAGE:-redis:7}
 SUITE=${DEBIAN_SUITE:-bookworm}
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ "$(id -u)" = 0 ]; then
@@ -45,7 +48,8 @@ for a in "$@"; do
   case $a in
     --refresh) refresh=1 ;;
     --check) check=1 ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --names) printf '%s\n' "$BASE_IMAGE" "$REDIS_IMAGE"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "offline-images: unknown argument '$a'" >&2; exit 2 ;;
   esac
 done

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make test-compose`: the compose stack end to end, as a user would run it.
-#  1. base images without a registry (offline-images.sh), then build the image
-#  2. up with 3 workers (own project name, API on a free loopback port)
+#  1. every image the compose file names (its defaults) is official or built
+#     by the file itself (check-images.sh); base images without a registry
+#     (offline-images.sh), then build the image
+#  2. up with 3 workers (own project name, API on a free loopback port); the
+#     API serves the experiment routes (/cpu answers, not 404)
 #  3. 60 jobs of 200 ms all finish, run by at least 2 distinct workers
 #  4. `docker kill` the worker that holds a 3 s job: another worker recovers
 #     it after the lease and it finishes
@@ -108,9 +111,16 @@ running_workers() {
 
 # ---- 1. images ------------------------------------------------------------------
 say "$COMPOSE, project $PROJECT"
-"$ROOT/tests/compose/offline-images.sh"
 c config -q || die "docker-compose.yml does not validate"
 ok "compose file validates ($COMPOSE)"
+# The file's own defaults, whatever this shell sets: a newcomer's first `up`
+# pulls them (or offline-images.sh has built them under the same names).
+if (unset REDIS_IMAGE BASE_IMAGE; COMPOSE=$COMPOSE "$ROOT/tests/compose/check-images.sh"); then
+  ok "every image docker-compose.yml names is official or built by it"
+else
+  bad "docker-compose.yml names an image that is neither official nor built by it (above)"
+fi
+"$ROOT/tests/compose/offline-images.sh"
 t0=$SECONDS
 if [ "${NO_BUILD:-0}" = 1 ] && docker image inspect "$OFFLOAD_IMAGE" >/dev/null 2>&1; then
   say "NO_BUILD=1: using the existing $OFFLOAD_IMAGE"
@@ -141,6 +151,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 ok "stack up: 'up -d' returned after $(secs "$upped" "$t0") s; then /healthz answered at $(secs "${first:-$ready}" "$t0") s, /readyz 200 at $(secs "$ready" "$t0") s (port $port)"
 n=$(running_workers)
 [ "$n" = 3 ] && ok "3 worker containers running" || bad "$n worker containers running, want 3"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/cpu?mode=inline&ms=1" || true)
+[ "$code" = 200 ] && ok "experiment routes on: GET /cpu answers 200" \
+  || bad "GET /cpu answers ${code:-nothing}, want 200 (the api service needs API_EXPERIMENTS=1)"
 
 # ---- 3. 60 jobs ---------------------------------------------------------------------
 ids=()

@@ -317,10 +317,13 @@ static void lag_cb(evutil_socket_t fd, short what, void *arg)
     lp->expect_us = now + LAG_TICK_MS * 1000;
 }
 
+#define DRAIN_ANSWER_MS 1000 /* after the grace period: time for the long-polls' last answers */
+
 struct drain {
     struct app *app;
     struct event *tick;
     int64_t deadline_us;
+    bool waits_ended; /* the long-polls were told to answer (once the grace period is over) */
 };
 
 static void drain_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -328,6 +331,15 @@ static void drain_tick_cb(evutil_socket_t fd, short what, void *arg)
     struct drain *d = arg;
     (void)fd;
     (void)what;
+    if (d->app->inflight > 0 && req_now_us() >= d->deadline_us && !d->waits_ended &&
+        waiters_count(d->app->waiters) > 0) {
+        /* long-polls still open: each answers with its job as it stands rather than being cut */
+        log_info("grace period over: answering long-polls", "waiters=%ld", waiters_count(d->app->waiters));
+        d->waits_ended = true;
+        waiters_expire_all(d->app->waiters);
+        d->deadline_us = req_now_us() + DRAIN_ANSWER_MS * 1000;
+        return;
+    }
     if (d->app->inflight <= 0 || req_now_us() >= d->deadline_us) {
         if (d->app->inflight > 0)
             log_warn("grace period over", "inflight=%ld", d->app->inflight);

@@ -191,6 +191,13 @@ void waiters_recheck_all(struct waiters *ws)
         }
 }
 
+void waiters_expire_all(struct waiters *ws)
+{
+    for (unsigned b = 0; b < WAITERS_BUCKETS; b++)
+        for (struct waiter *w = ws->buckets[b]; w; w = w->next)
+            event_active(w->timer, EV_TIMEOUT, 0);
+}
+
 long waiters_count(const struct waiters *ws)
 {
     return ws->count;

@@ -32,6 +32,9 @@ void waiters_complete(struct waiters *ws, const char *id, json_t *job);
 /* After the subscription was (re)established: fetch every waited job, in
  * case its message was lost while we were not subscribed. */
 void waiters_recheck_all(struct waiters *ws);
+/* Ends every wait now, as if its time were up (each answers with the job
+ * as it stands): at shutdown, so no long-poll is cut without an answer. */
+void waiters_expire_all(struct waiters *ws);
 long waiters_count(const struct waiters *ws);
 
 #endif

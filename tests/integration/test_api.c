@@ -685,6 +685,28 @@ START_TEST(sigterm_drains_in_flight_then_exits_0)
 }
 END_TEST
 
+/* A long-poll still open when the grace period ends gets the job as it
+ * stands, not a cut connection. */
+START_TEST(sigterm_answers_open_long_polls)
+{
+    pthread_t th;
+    struct bg_req b = {.path = "/jobs?wait=20", .body = "{\"ms\":10000}"};
+    int status = -1;
+    up(1, (const char *const[]){"--grace", "1s", NULL});
+    pthread_create(&th, NULL, bg_post, &b);
+    harness_sleep_ms(500);
+    int64_t t0 = harness_now_ms();
+    harness_kill(S.api, SIGTERM);
+    pthread_join(th, NULL);
+    ck_assert_msg(b.code == 202, "the open long-poll got %ld, not the job as it stands", b.code);
+    ck_assert_msg(harness_now_ms() - t0 < 5000, "answered only after %lld ms", (long long)(harness_now_ms() - t0));
+    ck_assert_int_eq(harness_wait_exit(S.api, 5000, &status), 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    S.api = 0;
+    down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -706,6 +728,7 @@ int main(void)
     tcase_add_test(tc, cancel_queued_job);
     tcase_add_test(tc, metrics_and_info);
     tcase_add_test(tc, sigterm_drains_in_flight_then_exits_0);
+    tcase_add_test(tc, sigterm_answers_open_long_polls);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

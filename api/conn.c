@@ -1,5 +1,6 @@
 #include "api/conn.h"
 
+#include <event2/event.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,16 +8,34 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "api/accept.h"
 #include "api/app.h"
 #include "common/log.h"
 
-/* evhttp owns its connections and tells nobody when it frees one, so a guard
- * never keeps a pointer into evhttp: it knows its socket by descriptor and
- * by the socket's inode, which no later socket on the same descriptor
- * shares. A stale guard is detected and dropped, never acted on. */
+#define CONN_SWEEP_MS 500 /* how soon a closed connection evhttp did not report stops counting */
+
+/* A guard learns of its connection's end from evhttp's close callback, which
+ * evhttp calls before it closes the socket, whether it frees the connection
+ * or resets it. evhttp 2.1 offers no hook when it accepts a connection, so
+ * the guard finds the evhttp_connection as its bufferevent's callback
+ * argument (evhttp_connection_base_bufferevent_new sets it). A connection
+ * has one close callback, and api/req.c takes it while a request is being
+ * handled (evhttp does not read the connection then, so it closes it only
+ * after the answer, when the callback is ours again). A guard without the
+ * callback knows its socket by descriptor and inode, which no later socket
+ * on the same descriptor shares: the sweep drops it once that socket is
+ * gone, and a stale guard is never acted on. */
+enum guard_state {
+    GUARD_PENDING, /* accepted; the descriptor is known once adopted (same loop iteration) */
+    GUARD_TRACKED, /* in the table with our close callback, which releases it */
+    GUARD_SWEPT,   /* in the table without it (lent to a request, or evcon not found): swept */
+};
+
 struct conn_guard {
     struct conn_table *t;
-    struct bufferevent *bev; /* valid only until adopted (same loop iteration) */
+    enum guard_state state;
+    struct bufferevent *bev;         /* GUARD_PENDING only */
+    struct evhttp_connection *evcon; /* evhttp's; NULL until known */
     evutil_socket_t fd;
     ino_t ino;
     struct event *adopt_ev;
@@ -27,16 +46,36 @@ struct conn_table {
     struct app *app;
     struct conn_guard **by_fd;
     size_t cap;
+    long live;      /* guards alive, pending ones included: the open connections */
+    long swept;     /* GUARD_SWEPT guards in by_fd */
+    struct event *sweep;
+    struct accept_gate *gate;
 };
+
+static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg);
 
 struct conn_table *conn_table_new(struct app *app)
 {
     struct conn_table *t = calloc(1, sizeof *t);
-    if (t)
-        t->app = app;
+    if (t == NULL)
+        return NULL;
+    t->app = app;
+    t->gate = accept_gate_new(app);
+    t->sweep = evtimer_new(app->base, conn_sweep_cb, t);
+    if (t->gate == NULL || t->sweep == NULL)
+        goto err;
     return t;
+err:
+    conn_table_free(t);
+    return NULL;
 }
 
+int conn_table_listen(struct conn_table *t)
+{
+    return accept_gate_attach(t->gate);
+}
+
+/* Frees g and its events; the table and the count are the caller's. */
 static void guard_free(struct conn_guard *g)
 {
     if (g->adopt_ev)
@@ -46,6 +85,9 @@ static void guard_free(struct conn_guard *g)
     free(g);
 }
 
+/* After evhttp_free, which called the close callback of every tracked
+ * guard: what is left is swept ones. None is pending: a guard is adopted in
+ * the loop iteration of its accept. */
 void conn_table_free(struct conn_table *t)
 {
     if (t == NULL)
@@ -53,16 +95,16 @@ void conn_table_free(struct conn_table *t)
     for (size_t i = 0; i < t->cap; i++)
         if (t->by_fd[i])
             guard_free(t->by_fd[i]);
+    if (t->sweep)
+        event_free(t->sweep);
+    accept_gate_free(t->gate);
     free(t->by_fd);
     free(t);
 }
 
 long conn_count(const struct conn_table *t)
 {
-    long n = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        n += t->by_fd[i] != NULL;
-    return n;
+    return t->live;
 }
 
 static bool guard_current(const struct conn_guard *g)
@@ -71,11 +113,66 @@ static bool guard_current(const struct conn_guard *g)
     return (size_t)g->fd < g->t->cap && g->t->by_fd[g->fd] == g && fstat(g->fd, &st) == 0 && st.st_ino == g->ino;
 }
 
-static void guard_drop(struct conn_guard *g)
+/* Its connection is gone: out of the table and the count, freed, and the
+ * accept gate told a slot came free. */
+static void guard_release(struct conn_guard *g)
 {
-    if ((size_t)g->fd < g->t->cap && g->t->by_fd[g->fd] == g)
-        g->t->by_fd[g->fd] = NULL;
+    struct conn_table *t = g->t;
+    if (g->state != GUARD_PENDING && (size_t)g->fd < t->cap && t->by_fd[g->fd] == g)
+        t->by_fd[g->fd] = NULL;
+    if (g->state == GUARD_SWEPT)
+        t->swept--;
+    t->live--;
     guard_free(g);
+    accept_gate_closed(t->gate);
+}
+
+/* evhttp is about to close evcon's socket: the connection stops counting. */
+static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+    evhttp_connection_set_closecb(evcon, NULL, NULL); /* a reset, then a free, would call it twice */
+    guard_release(arg);
+}
+
+static void guard_track(struct conn_guard *g, struct evhttp_connection *evcon)
+{
+    if (g->state == GUARD_SWEPT)
+        g->t->swept--;
+    g->state = GUARD_TRACKED;
+    g->evcon = evcon;
+    evhttp_connection_set_closecb(evcon, conn_close_cb, g);
+}
+
+static void sweep_soon(struct conn_table *t)
+{
+    struct timeval tv = {0, CONN_SWEEP_MS * 1000};
+    if (!evtimer_pending(t->sweep, NULL))
+        evtimer_add(t->sweep, &tv);
+}
+
+/* g no longer has our close callback (its evcon may be NULL). */
+static void guard_untrack(struct conn_guard *g, struct evhttp_connection *evcon)
+{
+    if (g->state != GUARD_SWEPT)
+        g->t->swept++;
+    g->state = GUARD_SWEPT;
+    g->evcon = evcon;
+    sweep_soon(g->t);
+}
+
+/* Drops the swept guards whose socket is gone. */
+static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn_table *t = arg;
+    (void)fd;
+    (void)what;
+    for (size_t i = 0; i < t->cap && t->swept > 0; i++) {
+        struct conn_guard *g = t->by_fd[i];
+        if (g && g->state == GUARD_SWEPT && !guard_current(g))
+            guard_release(g);
+    }
+    if (t->swept > 0)
+        sweep_soon(t);
 }
 
 static void conn_arm(struct conn_guard *g)
@@ -86,7 +183,7 @@ static void conn_arm(struct conn_guard *g)
 }
 
 /* Time is up: if the socket is still the one we guard, shut it so evhttp
- * sees EOF and frees the connection itself. */
+ * sees EOF and frees the connection itself (which releases a tracked guard). */
 static void conn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn_guard *g = arg;
@@ -96,7 +193,38 @@ static void conn_timeout_cb(evutil_socket_t fd, short what, void *arg)
         log_debug("closing slow connection", "fd=%d", (int)g->fd);
         shutdown(g->fd, SHUT_RDWR);
     }
-    guard_drop(g);
+    if (g->state != GUARD_TRACKED)
+        guard_release(g);
+}
+
+/* The evhttp_connection that owns bev, or NULL: evhttp 2.1 makes it the
+ * callback argument of its bufferevent, which points back to it. */
+static struct evhttp_connection *bev_evcon(struct bufferevent *bev)
+{
+    bufferevent_data_cb readcb = NULL;
+    void *arg = NULL;
+    bufferevent_getcb(bev, &readcb, NULL, NULL, &arg);
+    if (readcb == NULL || arg == NULL || evhttp_connection_get_bufferevent(arg) != bev)
+        return NULL;
+    return arg;
+}
+
+/* Room in t->by_fd for fd. 0, or -1 when out of memory. */
+static int table_fit(struct conn_table *t, evutil_socket_t fd)
+{
+    size_t cap = t->cap ? t->cap : 1024;
+    struct conn_guard **nb;
+    if ((size_t)fd < t->cap)
+        return 0;
+    while (cap <= (size_t)fd)
+        cap *= 2;
+    nb = realloc(t->by_fd, cap * sizeof *nb);
+    if (nb == NULL)
+        return -1;
+    memset(nb + t->cap, 0, (cap - t->cap) * sizeof *nb);
+    t->by_fd = nb;
+    t->cap = cap;
+    return 0;
 }
 
 /* Runs in the same loop iteration as the accept, after evhttp gave the
@@ -105,32 +233,27 @@ static void conn_adopt_cb(evutil_socket_t unused, short what, void *arg)
 {
     struct conn_guard *g = arg;
     struct conn_table *t = g->t;
+    struct evhttp_connection *evcon;
     struct stat st;
     (void)unused;
     (void)what;
     g->fd = bufferevent_getfd(g->bev);
+    evcon = bev_evcon(g->bev);
     g->bev = NULL;
-    if (g->fd < 0 || fstat(g->fd, &st) != 0) {
-        guard_free(g);
+    if (g->fd < 0 || fstat(g->fd, &st) != 0 || table_fit(t, g->fd) != 0) {
+        guard_release(g); /* pending: only the count to undo */
         return;
     }
     g->ino = st.st_ino;
-    if ((size_t)g->fd >= t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap <= (size_t)g->fd)
-            cap *= 2;
-        struct conn_guard **nb = realloc(t->by_fd, cap * sizeof *nb);
-        if (nb == NULL) {
-            guard_free(g);
-            return;
-        }
-        memset(nb + t->cap, 0, (cap - t->cap) * sizeof *nb);
-        t->by_fd = nb;
-        t->cap = cap;
-    }
+    /* A guard still here is a swept one whose connection closed (a tracked
+     * one leaves before evhttp closes its socket): the descriptor was reused. */
     if (t->by_fd[g->fd])
-        guard_free(t->by_fd[g->fd]); /* its connection closed; the descriptor was reused */
+        guard_release(t->by_fd[g->fd]);
     t->by_fd[g->fd] = g;
+    if (evcon)
+        guard_track(g, evcon);
+    else
+        guard_untrack(g, NULL);
     conn_arm(g);
 }
 
@@ -142,39 +265,55 @@ struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
     if (bev == NULL || g == NULL)
         goto err;
     g->t = app->conns;
+    g->state = GUARD_PENDING;
     g->bev = bev;
     g->adopt_ev = event_new(base, -1, 0, conn_adopt_cb, g);
     g->timer = evtimer_new(base, conn_timeout_cb, g);
     if (g->adopt_ev == NULL || g->timer == NULL)
         goto err;
     event_active(g->adopt_ev, EV_TIMEOUT, 0);
+    g->t->live++;
+    accept_gate_opened(g->t->gate); /* may stop accepting: we run inside the listener's callback */
     return bev;
 err:
     if (g)
         guard_free(g);
-    return bev; /* unguarded but served; NULL makes evhttp create its own */
+    return bev; /* unguarded and uncounted, but served; NULL makes evhttp create its own */
 }
 
+/* evcon's guard, or NULL (none, or a stale one on its descriptor). */
 static struct conn_guard *conn_find(struct app *app, struct evhttp_connection *evcon)
 {
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     struct conn_table *t = app->conns;
+    struct conn_guard *g;
     if (fd < 0 || (size_t)fd >= t->cap)
         return NULL;
-    return t->by_fd[fd];
+    g = t->by_fd[fd];
+    if (g == NULL || g->evcon == evcon || (g->evcon == NULL && guard_current(g)))
+        return g;
+    return NULL;
 }
 
+/* Called right after api/req.c made the connection's close callback its
+ * own: the guard is swept until conn_request_done gives it back. */
 void conn_request_seen(struct app *app, struct evhttp_connection *evcon)
 {
     struct conn_guard *g = conn_find(app, evcon);
-    if (g)
-        evtimer_del(g->timer);
+    if (g == NULL)
+        return;
+    evtimer_del(g->timer);
+    guard_untrack(g, evcon);
 }
 
+/* Called after api/req.c dropped its close callback, before the answer is
+ * sent: ours again, so a close after the answer is reported. */
 void conn_request_done(struct app *app, struct evhttp_connection *evcon)
 {
     struct conn_guard *g = conn_find(app, evcon);
-    if (g)
-        conn_arm(g);
+    if (g == NULL)
+        return;
+    guard_track(g, evcon);
+    conn_arm(g);
 }

@@ -425,7 +425,7 @@ int server_run(const struct api_config *cfg, int fd)
     }
     evhttp_set_gencb(app.http, server_request_cb, &app);
     app.bound = evhttp_accept_socket_with_handle(app.http, fd);
-    if (app.bound == NULL)
+    if (app.bound == NULL || conn_table_listen(app.conns) != 0) /* --max-conns, backoff at EMFILE */
         goto err;
     snprintf(name, sizeof name, "%sapi:%s", cfg->prefix, app.id);
     for (char *p = name; *p; p++)

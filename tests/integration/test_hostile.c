@@ -2,12 +2,17 @@
  * stays alive and serving after all of them. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness/stack.h"
@@ -202,6 +207,328 @@ START_TEST(over_max_inflight_is_fast_503)
 }
 END_TEST
 
+/* ---- connections and descriptors (--max-conns, accept at EMFILE) ---- */
+
+#define FLOOD_NOFILE 256 /* the api's descriptor limit in the exhaustion test */
+#define FLOOD_CONNS 320  /* more than FLOOD_NOFILE lets it accept: the rest wait in the backlog */
+#define CAP_CONNS 20     /* --max-conns in the cap test */
+
+/* Starts the stack with the api's stderr in a file of its own, in the
+ * run's temporary directory (removed by the runner even after a failure),
+ * so that its volume can be measured. path gets the file's name. */
+static void up_logged(const char *const *api_args, char *path, size_t len)
+{
+    const char *dir = getenv("HARNESS_RUN_DIR");
+    struct stack_opts o = {.workers = 0, .api_args = api_args};
+    int fd, saved, rc;
+    snprintf(path, len, "%s/api-%d.log", dir && *dir ? dir : "/tmp", (int)getpid());
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    ck_assert_int_ge(saved, 0);
+    fflush(stderr);
+    dup2(fd, 2); /* the api inherits it as its stderr */
+    close(fd);
+    rc = stack_start(&S, &o);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ck_assert_msg(rc == 0, "stack did not start (api log: %s)", path);
+}
+
+/* Writes the last `tail` bytes of path to stderr. */
+static void file_show_tail(const char *path, long tail)
+{
+    char buf[4096];
+    size_t n;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fseek(f, -tail, SEEK_END) != 0)
+        rewind(f);
+    fprintf(stderr, "---- %s (tail) ----\n", path);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
+    fclose(f);
+}
+
+/* stack_stop, with the api's log shown when it did not exit 0 after
+ * SIGTERM (a sanitizer's report is in it), and the log removed. */
+static void stop_logged(const char *path)
+{
+    int status = 0;
+    bool ok;
+    harness_kill(S.api, SIGTERM);
+    ok = harness_wait_exit(S.api, 20000, &status) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok) {
+        harness_stop(S.api);
+        file_show_tail(path, 8192);
+    }
+    S.api = 0;
+    stack_stop(&S);
+    unlink(path);
+    ck_assert_msg(ok, "api exited with status 0x%x after SIGTERM", status);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Newlines in path between offsets from and to. */
+static long file_lines(const char *path, off_t from, off_t to)
+{
+    static char buf[1 << 16];
+    long lines = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (from < to) {
+        size_t want = to - from > (off_t)sizeof buf ? sizeof buf : (size_t)(to - from);
+        ssize_t n = pread(fd, buf, want, from);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+        from += n;
+    }
+    close(fd);
+    return lines;
+}
+
+/* Where needle starts in the first MiB of path (the text stays until the
+ * next call), or NULL. */
+static const char *file_find(const char *path, const char *needle)
+{
+    static char buf[(1 << 20) + 1];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return strstr(buf, needle);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    return file_find(path, needle) != NULL;
+}
+
+struct log_wait {
+    const char *path, *needle;
+};
+
+static bool log_says(void *arg)
+{
+    const struct log_wait *w = arg;
+    return file_has(w->path, w->needle);
+}
+
+/* utime + stime of pid, in clock ticks, or -1. */
+static long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut, st;
+    size_t n;
+    FILE *f;
+    const char *p;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (long)(ut + st);
+}
+
+static void healthz_send(int fd)
+{
+    static const char q[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(write(fd, q, sizeof q - 1), (ssize_t)(sizeof q - 1));
+}
+
+/* One answer to healthz_send on fd within timeout_ms: 1 when it is a whole
+ * "200 ... ok", 0 when none (or only part of one) came in time, -1 when the
+ * server closed or answered something else. */
+static int healthz_answer(int fd, int timeout_ms)
+{
+    char buf[2048];
+    size_t off = 0;
+    int64_t end = harness_now_ms() + timeout_ms;
+    while (off + 1 < sizeof buf) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int left = (int)(end - harness_now_ms());
+        const char *body;
+        ssize_t n;
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return 0;
+        n = read(fd, buf + off, sizeof buf - 1 - off);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+        buf[off] = '\0';
+        body = strstr(buf, "\r\n\r\n");
+        if (body && strstr(body, "ok\n"))
+            return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 1 : -1;
+    }
+    return -1;
+}
+
+/* The offload_http_connections gauge from /metrics (its own connection
+ * counts), or -1. */
+static long metrics_connections(void)
+{
+    static const char name[] = "\noffload_http_connections ";
+    struct http_resp r;
+    long v = -1;
+    if (stack_http(&S, "GET", "/metrics", NULL, NULL, 3000, &r) == 0 && r.code == 200) {
+        const char *p = strstr(r.body, name);
+        if (p)
+            v = strtol(p + sizeof name - 1, NULL, 10);
+    }
+    http_resp_free(&r);
+    return v;
+}
+
+/* At the descriptor limit accept(2) fails with EMFILE while the backlog
+ * holds connections; the listener is level-triggered, so without a backoff
+ * the api spun at 100% CPU writing a warning per failure. Now it pauses:
+ * little CPU, a line a second, and it keeps serving what it has. */
+START_TEST(descriptor_exhaustion_backs_off)
+{
+    char log[256];
+    int flood[FLOOD_CONNS], keep;
+    struct rlimit rl = {FLOOD_NOFILE, FLOOD_NOFILE};
+    struct log_wait emfile = {log, "Too many open files"};
+    struct http_resp r;
+    long c0, c1;
+    off_t s0, s1;
+    int64_t t0, t1;
+    double cpu_pct, lines_per_s;
+    long lines;
+    /* a cap far above the limit, so that accept itself runs out */
+    up_logged((const char *const[]){"--max-conns", "100000", NULL}, log, sizeof log);
+    keep = dial();
+    healthz_send(keep);
+    ck_assert_int_eq(healthz_answer(keep, 3000), 1);
+    /* the api raises its soft limit to the hard one at start: lower both, now */
+    ck_assert_int_eq(prlimit(S.api, RLIMIT_NOFILE, &rl, NULL), 0);
+    for (int i = 0; i < FLOOD_CONNS; i++)
+        flood[i] = dial();
+    ck_assert_msg(harness_wait_until(log_says, &emfile, 10000, 50) == 0, "accept never ran out of descriptors");
+    harness_sleep_ms(300);
+    c0 = proc_cpu_ticks(S.api);
+    s0 = file_size(log);
+    t0 = harness_now_ms();
+    harness_sleep_ms(1500);
+    c1 = proc_cpu_ticks(S.api);
+    s1 = file_size(log);
+    t1 = harness_now_ms();
+    ck_assert(c0 >= 0 && c1 >= 0 && s0 >= 0 && s1 >= 0);
+    cpu_pct = 100.0 * (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK) / ((double)(t1 - t0) / 1000.0);
+    lines = file_lines(log, s0, s1);
+    lines_per_s = (double)lines / ((double)(t1 - t0) / 1000.0);
+    fprintf(stderr, "at EMFILE: api CPU %.1f%% of a core, log %.1f lines/s (%lld bytes in %lld ms)\n", cpu_pct,
+            lines_per_s, (long long)(s1 - s0), (long long)(t1 - t0));
+    ck_assert_msg(cpu_pct < 30.0, "api CPU %.1f%% of a core at EMFILE: it spins", cpu_pct);
+    ck_assert_msg(lines <= 6 && s1 - s0 < 4096, "api log grew %ld lines, %lld bytes in %lld ms at EMFILE", lines,
+                  (long long)(s1 - s0), (long long)(t1 - t0));
+    /* the connection it had is still served */
+    healthz_send(keep);
+    ck_assert_msg(healthz_answer(keep, 3000) == 1, "a kept-alive connection was not answered at EMFILE");
+    /* the flood leaves: a new client is answered */
+    for (int i = 0; i < FLOOD_CONNS; i++)
+        close(flood[i]);
+    t0 = harness_now_ms();
+    ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 5000, &r), 0);
+    ck_assert_int_eq(r.code, 200);
+    http_resp_free(&r);
+    fprintf(stderr, "after the flood left: a new connection answered in %lld ms\n",
+            (long long)(harness_now_ms() - t0));
+    close(keep);
+    stop_logged(log);
+}
+END_TEST
+
+/* --max-conns: past it new connections wait in the backlog, unanswered,
+ * until one closes; and /metrics counts connections exactly, a closed one
+ * at once (it lingered up to --header-timeout before). */
+START_TEST(max_conns_waits_in_backlog)
+{
+    char log[256];
+    int held[CAP_CONNS], extra, answered;
+    long n = -1;
+    int64_t t0, waited;
+    up_logged((const char *const[]){"--max-conns", "20", NULL}, log, sizeof log);
+    for (int i = 0; i < CAP_CONNS - 1; i++)
+        held[i] = dial();
+    ck_assert_int_eq(metrics_connections(), CAP_CONNS); /* the held ones and its own */
+    held[CAP_CONNS - 1] = dial(); /* the last one that fits: answered */
+    healthz_send(held[CAP_CONNS - 1]);
+    ck_assert_int_eq(healthz_answer(held[CAP_CONNS - 1], 3000), 1);
+    extra = dial(); /* connects (the kernel's backlog), but waits */
+    healthz_send(extra);
+    ck_assert_msg(healthz_answer(extra, 1500) == 0, "a connection past --max-conns was answered");
+    close(held[0]);
+    t0 = harness_now_ms();
+    answered = healthz_answer(extra, 5000);
+    waited = harness_now_ms() - t0;
+    ck_assert_msg(answered == 1, "the waiting connection was not answered after one closed");
+    fprintf(stderr, "--max-conns %d: the waiting connection answered %lld ms after one closed\n", CAP_CONNS,
+            (long long)waited);
+    ck_assert_msg(waited < 3000, "answered %lld ms after a slot came free", (long long)waited);
+    /* 4 held ones stay: the gauge reads 5 (with /metrics' own) within a second */
+    close(extra);
+    for (int i = 1; i < CAP_CONNS - 4; i++)
+        close(held[i]);
+    t0 = harness_now_ms();
+    while (harness_now_ms() - t0 < 1500 && (n = metrics_connections()) != 5)
+        harness_sleep_ms(100);
+    fprintf(stderr, "connections gauge %ld after %lld ms (want 5)\n", n, (long long)(harness_now_ms() - t0));
+    ck_assert_int_eq(n, 5);
+    for (int i = CAP_CONNS - 4; i < CAP_CONNS; i++)
+        close(held[i]);
+    t0 = harness_now_ms();
+    while (harness_now_ms() - t0 < 1500 && (n = metrics_connections()) != 1)
+        harness_sleep_ms(100);
+    ck_assert_int_eq(n, 1);
+    ck_assert_msg(file_has(log, "max_conns=20 "), "the cap in force is not logged");
+    assert_alive();
+    stop_logged(log);
+}
+END_TEST
+
+/* With no --max-conns the cap is the descriptor limit less a reserve for
+ * Redis, upstreams and logs (10%, at least 64): 512 - 64. */
+START_TEST(default_max_conns_leaves_reserve)
+{
+    char log[256];
+    struct rlimit rl = {512, 512};
+    const char *fork_mode = getenv("CK_FORK");
+    const char *line;
+    long max_conns = -1, nofile = -1;
+    if (fork_mode && strcmp(fork_mode, "no") == 0)
+        return; /* the limit would stay lowered for the tests after this one */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0); /* this test's process only: the api inherits it */
+    up_logged(NULL, log, sizeof log);
+    line = file_find(log, "max_conns=");
+    ck_assert_msg(line && sscanf(line, "max_conns=%ld nofile=%ld", &max_conns, &nofile) == 2,
+                  "the cap in force is not logged");
+    /* 512, or a little less under valgrind, which keeps some descriptors for itself */
+    ck_assert_msg(nofile > 400 && nofile <= 512, "nofile=%ld", nofile);
+    ck_assert_int_eq(max_conns, nofile - 64);
+    assert_alive();
+    stop_logged(log);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hostile");
@@ -211,6 +538,9 @@ int main(void)
     tcase_add_test(tc, conflicting_content_lengths_refused);
     tcase_add_test(tc, slowloris_is_closed);
     tcase_add_test(tc, over_max_inflight_is_fast_503);
+    tcase_add_test(tc, descriptor_exhaustion_backs_off);
+    tcase_add_test(tc, max_conns_waits_in_backlog);
+    tcase_add_test(tc, default_max_conns_leaves_reserve);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

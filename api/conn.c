@@ -1,7 +1,9 @@
 #include "api/conn.h"
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,13 @@
 
 #include "api/accept.h"
 #include "api/app.h"
+#include "api/req.h"
 #include "common/log.h"
 
 #define CONN_SWEEP_MS 500 /* how soon a closed connection evhttp did not report stops counting */
+#define CONN_HEAD_MAX 16384 /* what a connection may always hold: a request head (evhttp's limit too) */
+#define CONN_SMALL_ANSWER 8192 /* answers this small are never refused for --max-output */
+#define CONN_REJECT_LOG_MS 1000 /* at most one log line a second for refused bodies */
 
 /* A guard learns of its connection's end from evhttp's close callback, which
  * evhttp calls before it closes the socket, whether it frees the connection
@@ -40,6 +46,13 @@ struct conn_guard {
     ino_t ino;
     struct event *adopt_ev;
     struct event *timer;
+    /* The bytes it holds, counted by callbacks on its bufferevent's buffers
+     * until the guard is released (they are removed then, bev still valid). */
+    struct bufferevent *bev_metered;
+    struct evbuffer_cb_entry *in_cb, *out_cb;
+    size_t in_held;  /* received for the request being read */
+    size_t out_held; /* answers written and not yet sent */
+    bool refused;    /* answered 503 for --max-body-total: what it sends is discarded */
 };
 
 struct conn_table {
@@ -50,6 +63,10 @@ struct conn_table {
     long swept;     /* GUARD_SWEPT guards in by_fd */
     struct event *sweep;
     struct accept_gate *gate;
+    size_t in_total, out_total;  /* the sums of in_held and out_held */
+    unsigned long refused;       /* requests answered 503 for --max-body-total */
+    unsigned long refused_logged;
+    int64_t refused_log_us;
 };
 
 static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg);
@@ -73,6 +90,23 @@ err:
 int conn_table_listen(struct conn_table *t)
 {
     return accept_gate_attach(t->gate);
+}
+
+/* Stops counting g's bytes. Its bufferevent must still exist. */
+static void guard_unmeter(struct conn_guard *g)
+{
+    struct conn_table *t = g->t;
+    if (g->bev_metered == NULL)
+        return;
+    if (g->in_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_input(g->bev_metered), g->in_cb);
+    if (g->out_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(g->bev_metered), g->out_cb);
+    t->in_total -= g->in_held;
+    t->out_total -= g->out_held;
+    g->in_held = g->out_held = 0;
+    g->in_cb = g->out_cb = NULL;
+    g->bev_metered = NULL;
 }
 
 /* Frees g and its events; the table and the count are the caller's. */
@@ -122,6 +156,8 @@ static void guard_release(struct conn_guard *g)
         t->by_fd[g->fd] = NULL;
     if (g->state == GUARD_SWEPT)
         t->swept--;
+    t->in_total -= g->in_held; /* 0 once unmetered; else its buffers went unseen */
+    t->out_total -= g->out_held;
     t->live--;
     guard_free(g);
     accept_gate_closed(t->gate);
@@ -131,6 +167,7 @@ static void guard_release(struct conn_guard *g)
 static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
     evhttp_connection_set_closecb(evcon, NULL, NULL); /* a reset, then a free, would call it twice */
+    guard_unmeter(arg);
     guard_release(arg);
 }
 
@@ -239,6 +276,8 @@ static void conn_adopt_cb(evutil_socket_t unused, short what, void *arg)
     (void)what;
     g->fd = bufferevent_getfd(g->bev);
     evcon = bev_evcon(g->bev);
+    if (evcon == NULL)
+        guard_unmeter(g); /* no close callback will tell when its buffers go */
     g->bev = NULL;
     if (g->fd < 0 || fstat(g->fd, &st) != 0 || table_fit(t, g->fd) != 0) {
         guard_release(g); /* pending: only the count to undo */
@@ -257,6 +296,70 @@ static void conn_adopt_cb(evutil_socket_t unused, short what, void *arg)
     conn_arm(g);
 }
 
+static void conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn_guard *g = arg;
+    (void)buf;
+    g->out_held += info->n_added;
+    g->out_held -= info->n_deleted;
+    g->t->out_total += info->n_added;
+    g->t->out_total -= info->n_deleted;
+}
+
+/* Answers 503 past evhttp, straight on the socket (evhttp is reading the
+ * body and writes nothing meanwhile), then half-closes: the client reads
+ * the answer and EOF, and what it still sends is discarded, never held. */
+static void guard_refuse(struct conn_guard *g, struct evbuffer *in)
+{
+    struct conn_table *t = g->t;
+    char body[256], head[256];
+    int blen = snprintf(body, sizeof body,
+                        "{\"error\":\"request bodies in progress hold over --max-body-total (%ld bytes): retry "
+                        "later\"}\n",
+                        t->app->cfg.max_body_total);
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                        "Connection: close\r\nContent-Length: %d\r\n\r\n",
+                        blen);
+    evutil_socket_t fd = bufferevent_getfd(g->bev_metered);
+    int64_t now = req_now_us();
+    t->in_total -= g->in_held;
+    g->in_held = 0;
+    g->refused = true;
+    t->refused++;
+    evbuffer_drain(in, evbuffer_get_length(in));
+    if (fd >= 0) {
+        send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+        send(fd, body, (size_t)blen, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(fd, SHUT_WR);
+    }
+    if (now - t->refused_log_us >= CONN_REJECT_LOG_MS * 1000) {
+        log_warn("request body refused: over --max-body-total", "max_body_total=%ld held=%zu refused=%lu since_last=%lu",
+                 t->app->cfg.max_body_total, t->in_total, t->refused, t->refused - t->refused_logged);
+        t->refused_log_us = now;
+        t->refused_logged = t->refused;
+    }
+}
+
+/* Counts what a connection received for the request being read; the one
+ * that takes the total of all of them past --max-body-total while holding
+ * more than a request head is answered 503. */
+static void conn_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn_guard *g = arg;
+    struct conn_table *t = g->t;
+    if (info->n_added == 0)
+        return;
+    if (g->refused) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    g->in_held += info->n_added;
+    t->in_total += info->n_added;
+    if (t->in_total > (size_t)t->app->cfg.max_body_total && g->in_held > CONN_HEAD_MAX && g->bev_metered)
+        guard_refuse(g, buf);
+}
+
 struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
 {
     struct app *app = arg;
@@ -271,13 +374,20 @@ struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
     g->timer = evtimer_new(base, conn_timeout_cb, g);
     if (g->adopt_ev == NULL || g->timer == NULL)
         goto err;
+    g->bev_metered = bev;
+    g->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), conn_in_cb, g);
+    g->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, g);
+    if (g->in_cb == NULL || g->out_cb == NULL)
+        goto err;
     event_active(g->adopt_ev, EV_TIMEOUT, 0);
     g->t->live++;
     accept_gate_opened(g->t->gate); /* may stop accepting: we run inside the listener's callback */
     return bev;
 err:
-    if (g)
+    if (g) {
+        guard_unmeter(g);
         guard_free(g);
+    }
     return bev; /* unguarded and uncounted, but served; NULL makes evhttp create its own */
 }
 
@@ -304,7 +414,29 @@ void conn_request_seen(struct app *app, struct evhttp_connection *evcon)
     if (g == NULL)
         return;
     evtimer_del(g->timer);
+    g->t->in_total -= g->in_held; /* the body is the request's now */
+    g->in_held = 0;
     guard_untrack(g, evcon);
+}
+
+void conn_closing(struct app *app, struct evhttp_connection *evcon)
+{
+    struct conn_guard *g = conn_find(app, evcon);
+    if (g && g->state == GUARD_SWEPT && g->evcon == evcon) {
+        guard_unmeter(g);
+        guard_release(g);
+    }
+}
+
+bool conn_output_full(const struct app *app, size_t more)
+{
+    const struct conn_table *t = app->conns;
+    return more > CONN_SMALL_ANSWER && t->out_total >= (size_t)app->cfg.max_output;
+}
+
+void conn_bytes(const struct conn_table *t, struct conn_bytes *out)
+{
+    *out = (struct conn_bytes){.bodies = t->in_total, .output = t->out_total, .refused = t->refused};
 }
 
 /* Called after api/req.c dropped its close callback, before the answer is

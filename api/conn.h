@@ -8,6 +8,8 @@
  * accept gate (api/accept.h) that keeps the count under --max-conns. */
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 struct app;
 struct conn_table;
@@ -28,6 +30,21 @@ void conn_request_seen(struct app *app, struct evhttp_connection *evcon);
 /* The answer is being sent: the next request's clock starts, and the close
  * callback is the guard's again. */
 void conn_request_done(struct app *app, struct evhttp_connection *evcon);
+/* evhttp is closing evcon while a request holds its close callback
+ * (api/req.c forwards it): the connection stops counting at once. */
+void conn_closing(struct app *app, struct evhttp_connection *evcon);
+/* Whether an answer of `more` bytes must be refused: what already waits for
+ * clients that do not read is at --max-output (small answers always pass;
+ * what waits stays under the bound plus one answer). */
+bool conn_output_full(const struct app *app, size_t more);
+
+/* Bytes held for clients, for /metrics. */
+struct conn_bytes {
+    size_t bodies;         /* received for unfinished requests */
+    size_t output;         /* answers not yet sent */
+    unsigned long refused; /* requests answered 503 for --max-body-total */
+};
+void conn_bytes(const struct conn_table *t, struct conn_bytes *out);
 /* Client connections open now: a closed one stops counting when evhttp
  * frees it (at once), or within CONN_SWEEP_MS if it had to be found by its
  * socket. */

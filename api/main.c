@@ -176,7 +176,7 @@ int main(int argc, char **argv)
         {"max-body-total", 0, "API_MAX_BODY_TOTAL", OPT_INT, &cfg.max_body_total, 1024, 1L << 40,
          "bytes held for all unfinished requests together; the request that would pass it gets 503 (67108864)"},
         {"max-output", 0, "API_MAX_OUTPUT", OPT_INT, &cfg.max_output, 1024, 1L << 40,
-         "bytes of answers queued for clients that do not read; new answers get 503 past it (67108864)"},
+         "bytes of answers waiting for clients that do not read; past it new answers over 8 KiB get 503 (67108864)"},
         {"allow-eviction", 0, "API_ALLOW_EVICTION", OPT_BOOL, &cfg.allow_eviction, 0, 0,
          "use a Redis whose maxmemory-policy may evict keys (off: /readyz and every Redis route answer 503 "
          "with the reason, since accepted jobs could vanish)"},

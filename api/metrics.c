@@ -119,9 +119,14 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, stru
                         "# TYPE offload_redis_up gauge\noffload_redis_up %d\n"
                         "# TYPE offload_redis_reconnects_total counter\noffload_redis_reconnects_total %lu\n"
                         "# HELP offload_redis_deadlines_total Redis connections dropped for missing --redis-timeout.\n"
-                        "# TYPE offload_redis_deadlines_total counter\noffload_redis_deadlines_total %lu\n",
+                        "# TYPE offload_redis_deadlines_total counter\noffload_redis_deadlines_total %lu\n"
+                        "# HELP offload_http_body_bytes Bytes held for unfinished requests (bound: --max-body-total).\n"
+                        "# TYPE offload_http_body_bytes gauge\noffload_http_body_bytes %zu\n"
+                        "# HELP offload_http_output_bytes Bytes of answers not yet sent (bound: --max-output).\n"
+                        "# TYPE offload_http_output_bytes gauge\noffload_http_output_bytes %zu\n"
+                        "# TYPE offload_http_body_refused_total counter\noffload_http_body_refused_total %lu\n",
                         m->lag_max_s, g->inflight, g->waiters, g->pool_queued, g->proxy_active, g->connections, g->redis_up,
-                        g->redis_reconnects, g->redis_deadlines);
+                        g->redis_reconnects, g->redis_deadlines, g->body_bytes, g->output_bytes, g->body_refused);
     if (queues && evbuffer_get_length(queues))
         evbuffer_add(out, evbuffer_pullup(queues, -1), evbuffer_get_length(queues));
     return 0;

@@ -27,6 +27,9 @@ struct metrics_gauges {
     long pool_queued;
     long proxy_active;
     long connections;
+    size_t body_bytes;   /* held for unfinished requests */
+    size_t output_bytes; /* answers not yet sent */
+    unsigned long body_refused;
 };
 
 /* Appends the Prometheus text exposition to out. `queues` (may be NULL)

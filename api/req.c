@@ -30,7 +30,7 @@ int64_t req_now_us(void)
 static void req_closed_cb(struct evhttp_connection *conn, void *arg)
 {
     struct api_req *r = arg;
-    (void)conn;
+    conn_closing(r->app, conn);
     r->conn = NULL;
     r->client_gone = true;
     if (r->gone_ev)
@@ -152,6 +152,19 @@ static void req_finish(struct api_req *r, int code, struct evbuffer *body)
     }
     if (app->draining)
         req_add_header(r, "Connection", "close");
+    if (body && conn_output_full(app, evbuffer_get_length(body))) {
+        /* clients that do not read already hold --max-output of answers */
+        struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+        evbuffer_drain(body, evbuffer_get_length(body));
+        evbuffer_add_printf(body,
+                            "{\"error\":\"answers waiting for clients that do not read are over --max-output (%ld "
+                            "bytes): retry later\"}\n",
+                            app->cfg.max_output);
+        evhttp_remove_header(h, "Content-Type");
+        evhttp_add_header(h, "Content-Type", "application/json");
+        evhttp_add_header(h, "Retry-After", "1");
+        code = 503;
+    }
     evhttp_send_reply(r->req, code, NULL, body);
     if (r->gone_ev)
         event_free(r->gone_ev);

@@ -128,6 +128,8 @@ static void metrics_reply_fn(void *arg, const struct qstats_view *v)
     struct api_req *r = arg;
     struct app *app = r->app;
     struct evbuffer *out = evbuffer_new();
+    struct conn_bytes cb;
+    conn_bytes(app->conns, &cb);
     struct metrics_gauges g = {
         .inflight = app->inflight,
         .redis_reconnects = rconn_reconnects(app->redis) + rconn_reconnects(app->sub),
@@ -137,6 +139,9 @@ static void metrics_reply_fn(void *arg, const struct qstats_view *v)
         .pool_queued = pool_pending(app->pool),
         .proxy_active = proxy_active(app->proxy),
         .connections = conn_count(app->conns),
+        .body_bytes = cb.bodies,
+        .output_bytes = cb.output,
+        .body_refused = cb.refused,
     };
     if (out == NULL) {
         req_reply_error(r, 503, "out of memory");

@@ -529,6 +529,146 @@ START_TEST(default_max_conns_leaves_reserve)
 }
 END_TEST
 
+/* The api's resident set in KiB, from /proc. */
+static long proc_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    fclose(f);
+    return kb;
+}
+
+/* The status code a connection was answered with (0 = nothing yet). */
+static int answer_code(int fd, int timeout_ms)
+{
+    char buf[512];
+    int closed;
+    slurp(fd, buf, sizeof buf, timeout_ms, &closed);
+    return strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : 0;
+}
+
+#define BODY_CONNS 40
+#define BODY_HELD (900 * 1024)
+
+/* Bodies that never end, together: past --max-body-total the request that
+ * would pass it gets 503 at once (what it still sends is discarded), so
+ * the api's memory stays near the bound. */
+START_TEST(body_bytes_bounded_in_total)
+{
+    static char chunk[64 * 1024];
+    static const char head[] = "POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 1000000\r\n\r\n";
+    int fds[BODY_CONNS], n503 = 0, nnone = 0;
+    struct stack_opts o = {.workers = 0,
+                           .api_args = (const char *const[]){"--max-body-total", "8388608", "--header-timeout", "20s",
+                                                             NULL}};
+    ck_assert_msg(stack_start(&S, &o) == 0, "stack did not start");
+    memset(chunk, ' ', sizeof chunk);
+    long rss0 = proc_rss_kb(S.api);
+    for (int i = 0; i < BODY_CONNS; i++) {
+        fds[i] = dial();
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        ck_assert_int_eq(write(fds[i], head, sizeof head - 1), (ssize_t)(sizeof head - 1));
+        for (size_t sent = 0; sent < BODY_HELD;) {
+            ssize_t w = write(fds[i], chunk, sizeof chunk);
+            if (w <= 0) {
+                harness_sleep_ms(5); /* full: the api reads it, or refused it and discards it */
+                struct pollfd p = {.fd = fds[i], .events = POLLOUT};
+                if (poll(&p, 1, 2000) <= 0)
+                    break;
+                continue;
+            }
+            sent += (size_t)w;
+        }
+    }
+    harness_sleep_ms(500);
+    long rss1 = proc_rss_kb(S.api);
+    for (int i = 0; i < BODY_CONNS; i++) {
+        int code = answer_code(fds[i], 200);
+        n503 += code == 503;
+        nnone += code == 0;
+    }
+    fprintf(stderr, "bodies held: %d unanswered (held), %d got 503; api RSS %ld -> %ld KiB\n", nnone, n503, rss0, rss1);
+    /* 8 MiB hold about 9 bodies of 900 KiB; the rest are refused */
+    ck_assert_msg(n503 >= BODY_CONNS - 12, "only %d of %d got 503", n503, BODY_CONNS);
+    ck_assert_msg(nnone >= 5, "only %d bodies were held: the bound is too eager", nnone);
+    ck_assert_msg(rss1 - rss0 < 24 * 1024, "RSS grew %ld KiB for an 8 MiB bound", rss1 - rss0);
+    for (int i = 0; i < BODY_CONNS; i++)
+        close(fds[i]);
+    assert_alive();
+    stack_stop(&S);
+}
+END_TEST
+
+/* Clients that ask for big answers and never read them: past --max-output
+ * new big answers get 503, small ones still pass, and the api's memory
+ * stays near the bound. The kernel holds up to ~4 MB of each answer
+ * (tcp_wmem), so only answers bigger than that reach the api's buffers. */
+START_TEST(unread_answers_bounded)
+{
+    enum { CONNS = 12, ARGS = 6 * 1024 * 1024 };
+    char *body = malloc(ARGS + 64), req[160], id[40] = "";
+    int fds[CONNS], n200 = 0, n503 = 0, small = 1;
+    struct http_resp r;
+    struct stack_opts o = {.workers = 0,
+                           .api_args = (const char *const[]){"--max-output", "4194304", "--max-body", "8388608", NULL}};
+    ck_assert_ptr_nonnull(body);
+    ck_assert_msg(stack_start(&S, &o) == 0, "stack did not start");
+    int len = snprintf(body, 64, "{\"task\":\"big\",\"args\":\"");
+    memset(body + len, 'a', ARGS);
+    strcpy(body + len + ARGS, "\"}");
+    ck_assert_int_eq(stack_http(&S, "POST", "/jobs", body, NULL, 10000, &r), 0);
+    ck_assert_msg(r.code == 202, "%ld %.200s", r.code, r.body);
+    json_t *j = http_resp_json(&r);
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    http_resp_free(&r);
+    snprintf(req, sizeof req, "GET /jobs/%s HTTP/1.1\r\nHost: t\r\n\r\n", id);
+    long rss0 = proc_rss_kb(S.api);
+    for (int i = 0; i < CONNS; i++) {
+        int rcv = 4096;
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv); /* before connect: a small window */
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.api_port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+        ck_assert_int_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
+        harness_sleep_ms(50);
+    }
+    harness_sleep_ms(500);
+    long rss1 = proc_rss_kb(S.api);
+    /* a small answer still passes; a big one is refused while the bound is full */
+    ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 3000, &r), 0);
+    small = r.code == 200;
+    http_resp_free(&r);
+    ck_assert_msg(small, "/healthz refused while answers wait");
+    snprintf(req, sizeof req, "/jobs/%s", id);
+    ck_assert_int_eq(stack_http(&S, "GET", req, NULL, NULL, 3000, &r), 0);
+    ck_assert_msg(r.code == 503 && strstr(r.body, "--max-output"), "a big answer past the bound got %ld", r.code);
+    http_resp_free(&r);
+    for (int i = 0; i < CONNS; i++) {
+        int code = answer_code(fds[i], 200);
+        n200 += code == 200;
+        n503 += code == 503;
+        close(fds[i]);
+    }
+    fprintf(stderr, "unread answers: %d got 200, %d got 503; api RSS %ld -> %ld KiB\n", n200, n503, rss0, rss1);
+    ck_assert_msg(n200 >= 1, "no big answer was served: the bound refuses what it should hold");
+    ck_assert_msg(n503 >= CONNS / 2, "only %d of %d big answers were refused", n503, CONNS);
+    ck_assert_msg(rss1 - rss0 < 20 * 1024, "RSS grew %ld KiB for a 4 MiB bound", rss1 - rss0);
+    free(body);
+    assert_alive();
+    stack_stop(&S);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hostile");
@@ -541,6 +681,8 @@ int main(void)
     tcase_add_test(tc, descriptor_exhaustion_backs_off);
     tcase_add_test(tc, max_conns_waits_in_backlog);
     tcase_add_test(tc, default_max_conns_leaves_reserve);
+    tcase_add_test(tc, body_bytes_bounded_in_total);
+    tcase_add_test(tc, unread_answers_bounded);
     suite_add_tcase(s, tc);
     return harness_run_suite(s);
 }

@@ -12,6 +12,7 @@
 
 #include "api/accept.h"
 #include "api/app.h"
+#include "api/framing.h"
 #include "api/req.h"
 #include "common/log.h"
 
@@ -52,7 +53,8 @@ struct conn_guard {
     struct evbuffer_cb_entry *in_cb, *out_cb;
     size_t in_held;  /* received for the request being read */
     size_t out_held; /* answers written and not yet sent */
-    bool refused;    /* answered 503 for --max-body-total: what it sends is discarded */
+    bool refused;    /* answered 503 or 400 on the socket: what it sends is discarded */
+    struct framing framing; /* where its requests begin and end, to judge chunk sizes */
 };
 
 struct conn_table {
@@ -306,39 +308,72 @@ static void conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *inf
     g->t->out_total -= info->n_deleted;
 }
 
-/* Answers 503 past evhttp, straight on the socket (evhttp is reading the
- * body and writes nothing meanwhile), then half-closes: the client reads
- * the answer and EOF, and what it still sends is discarded, never held. */
-static void guard_refuse(struct conn_guard *g, struct evbuffer *in)
+/* Answers past evhttp, straight on the socket (evhttp is reading a body
+ * and writes nothing meanwhile), then half-closes: the client reads the
+ * answer and EOF, and what it still sends is discarded, never held. */
+static void guard_answer_close(struct conn_guard *g, struct evbuffer *in, const char *status, const char *error)
 {
-    struct conn_table *t = g->t;
-    char body[256], head[256];
-    int blen = snprintf(body, sizeof body,
-                        "{\"error\":\"request bodies in progress hold over --max-body-total (%ld bytes): retry "
-                        "later\"}\n",
-                        t->app->cfg.max_body_total);
+    char head[256];
     int hlen = snprintf(head, sizeof head,
-                        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-                        "Connection: close\r\nContent-Length: %d\r\n\r\n",
-                        blen);
+                        "HTTP/1.1 %s\r\nContent-Type: application/json\r\n%sConnection: close\r\n"
+                        "Content-Length: %zu\r\n\r\n",
+                        status, status[0] == '5' ? "Retry-After: 1\r\n" : "", strlen(error));
     evutil_socket_t fd = bufferevent_getfd(g->bev_metered);
-    int64_t now = req_now_us();
-    t->in_total -= g->in_held;
+    g->t->in_total -= g->in_held;
     g->in_held = 0;
     g->refused = true;
-    t->refused++;
     evbuffer_drain(in, evbuffer_get_length(in));
     if (fd >= 0) {
         send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
-        send(fd, body, (size_t)blen, MSG_NOSIGNAL | MSG_DONTWAIT);
+        send(fd, error, strlen(error), MSG_NOSIGNAL | MSG_DONTWAIT);
         shutdown(fd, SHUT_WR);
     }
+}
+
+/* The request that takes the bodies in progress past --max-body-total. */
+static void guard_refuse(struct conn_guard *g, struct evbuffer *in)
+{
+    struct conn_table *t = g->t;
+    char error[256];
+    int64_t now = req_now_us();
+    snprintf(error, sizeof error,
+             "{\"error\":\"request bodies in progress hold over --max-body-total (%ld bytes): retry later\"}\n",
+             t->app->cfg.max_body_total);
+    guard_answer_close(g, in, "503 Service Unavailable", error);
+    t->refused++;
     if (now - t->refused_log_us >= CONN_REJECT_LOG_MS * 1000) {
         log_warn("request body refused: over --max-body-total", "max_body_total=%ld held=%zu refused=%lu since_last=%lu",
                  t->app->cfg.max_body_total, t->in_total, t->refused, t->refused - t->refused_logged);
         t->refused_log_us = now;
         t->refused_logged = t->refused;
     }
+}
+
+/* Feeds the `added` bytes just appended to `in` to the connection's framing. */
+static enum framing_verdict guard_follow(struct conn_guard *g, struct evbuffer *in, size_t added)
+{
+    struct evbuffer_ptr at;
+    struct evbuffer_iovec v[8];
+    size_t len = evbuffer_get_length(in);
+    if (g->framing.state == FRAMING_LOST || added > len ||
+        evbuffer_ptr_set(in, &at, len - added, EVBUFFER_PTR_SET) != 0)
+        return FRAMING_OK;
+    while (added > 0) {
+        int n = evbuffer_peek(in, (ev_ssize_t)added, &at, v, 8);
+        size_t done = 0;
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n && i < 8 && done < added; i++) {
+            size_t take = v[i].iov_len < added - done ? v[i].iov_len : added - done;
+            if (framing_feed(&g->framing, v[i].iov_base, take) == FRAMING_BAD_CHUNK)
+                return FRAMING_BAD_CHUNK;
+            done += take;
+        }
+        added -= done;
+        if (added == 0 || evbuffer_ptr_set(in, &at, done, EVBUFFER_PTR_ADD) != 0)
+            break;
+    }
+    return FRAMING_OK;
 }
 
 /* Counts what a connection received for the request being read; the one
@@ -356,8 +391,15 @@ static void conn_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info
     }
     g->in_held += info->n_added;
     t->in_total += info->n_added;
-    if (t->in_total > (size_t)t->app->cfg.max_body_total && g->in_held > CONN_HEAD_MAX && g->bev_metered)
+    if (g->bev_metered == NULL)
+        return;
+    if (t->in_total > (size_t)t->app->cfg.max_body_total && g->in_held > CONN_HEAD_MAX) {
         guard_refuse(g, buf);
+        return;
+    }
+    if (guard_follow(g, buf, info->n_added) == FRAMING_BAD_CHUNK)
+        guard_answer_close(g, buf, "400 Bad Request",
+                           "{\"error\":\"chunked body: a chunk-size line that is not a hex size (chunk extensions are not supported)\"}\n");
 }
 
 struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
@@ -375,6 +417,7 @@ struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
     if (g->adopt_ev == NULL || g->timer == NULL)
         goto err;
     g->bev_metered = bev;
+    framing_init(&g->framing);
     g->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), conn_in_cb, g);
     g->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, g);
     if (g->in_cb == NULL || g->out_cb == NULL)

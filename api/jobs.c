@@ -410,6 +410,7 @@ void jobs_handle_post(struct api_req *r)
         req_reply_error(r, 400, "%s", err);
         return;
     }
+    evbuffer_drain(in, len); /* the specs own copies: a long-poll holds no body */
     if (batch && wait_ms > 0) {
         job_specs_free(specs, n);
         req_reply_error(r, 400, "wait: not supported for a batch; wait on each id with GET /jobs/{id}?wait=S");

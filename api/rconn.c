@@ -1,6 +1,7 @@
 #include "api/rconn.h"
 
 #include <hiredis/adapters/libevent.h>
+#include <hiredis/sds.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #define RCONN_PING_IDLE_MS 1000 /* an idle connection PINGs this often, so a hung Redis is seen without traffic */
 #define RCONN_WATCH_MIN_MS 10   /* the deadline watchdog ticks every timeout/10 within these bounds */
 #define RCONN_WATCH_MAX_MS 250
+/* Commands not yet written to Redis (a slow or stopped Redis) are held at
+ * most this much; past it new commands are refused and their requests get
+ * 503, until the deadline drops the connection. */
+#define RCONN_OBUF_MAX (64u * 1024 * 1024)
 
 /* Lifecycle of the connection. */
 enum rconn_state {
@@ -199,7 +204,10 @@ static void rconn_call_cb(redisAsyncContext *ac, void *reply, void *priv)
 static int rconn_send(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                       const size_t *argvlen)
 {
-    struct rconn_call *call = malloc(sizeof *call);
+    struct rconn_call *call;
+    if (rc->ac->c.obuf && sdslen(rc->ac->c.obuf) > RCONN_OBUF_MAX)
+        return -1;
+    call = malloc(sizeof *call);
     if (call == NULL)
         return -1;
     *call = (struct rconn_call){.rc = rc, .cb = cb, .priv = priv};

@@ -161,12 +161,15 @@ static void handle_info(struct api_req *r)
 {
     struct app *app = r->app;
     req_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:i,s:i,s:s,s:i,s:s,s:I,s:I,s:I,s:b}", "version", offload_version, "id",
-                             app->id, "cores", app->cores, "threads", pool_threads(app->pool), "task_clock",
-                             task_clock_name(app->clock), "task_ms", JOB_MS_DEFAULT, "upstream",
+                   json_pack("{s:s,s:s,s:i,s:i,s:s,s:i,s:s,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:b}", "version",
+                             offload_version, "id", app->id, "cores", app->cores, "threads", pool_threads(app->pool),
+                             "task_clock", task_clock_name(app->clock), "task_ms", JOB_MS_DEFAULT, "upstream",
                              app->cfg.upstream, "upstream_timeout_ms", (json_int_t)app->cfg.upstream_timeout_ms,
                              "max_queue", (json_int_t)app->cfg.max_queue, "max_inflight",
-                             (json_int_t)app->cfg.max_inflight, "redis_up", rconn_ready(app->redis)));
+                             (json_int_t)app->cfg.max_inflight, "redis_up", rconn_ready(app->redis), "max_conns",
+                             (json_int_t)app->cfg.max_conns, "max_queues", (json_int_t)app->cfg.max_queues,
+                             "redis_timeout_ms", (json_int_t)app->cfg.redis_timeout_ms, "experiments",
+                             app->cfg.experiments));
 }
 
 /* True when the request names two different Content-Length values: which

@@ -274,14 +274,28 @@ static void conn_adopt_cb(evutil_socket_t unused, short what, void *arg)
     struct conn_table *t = g->t;
     struct evhttp_connection *evcon;
     struct stat st;
+    struct bufferevent *bev = g->bev;
+    bufferevent_data_cb readcb = NULL;
     (void)unused;
     (void)what;
-    g->fd = bufferevent_getfd(g->bev);
-    evcon = bev_evcon(g->bev);
+    bufferevent_getcb(bev, &readcb, NULL, NULL, NULL);
+    if (readcb == NULL) {
+        /* evhttp freed it already (setfd or epoll failed: bufferevent_free
+         * clears the callbacks); our reference kept its memory */
+        guard_unmeter(g);
+        g->bev = NULL;
+        guard_release(g);
+        bufferevent_decref(bev);
+        return;
+    }
+    g->fd = bufferevent_getfd(bev);
+    evcon = bev_evcon(bev);
     if (evcon == NULL)
         guard_unmeter(g); /* no close callback will tell when its buffers go */
     g->bev = NULL;
+    bufferevent_decref(bev); /* evhttp owns it now; the close callback tells when it goes */
     if (g->fd < 0 || fstat(g->fd, &st) != 0 || table_fit(t, g->fd) != 0) {
+        guard_unmeter(g); /* evhttp's reference keeps the bufferevent */
         guard_release(g); /* pending: only the count to undo */
         return;
     }
@@ -422,6 +436,7 @@ struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
     g->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, g);
     if (g->in_cb == NULL || g->out_cb == NULL)
         goto err;
+    bufferevent_incref(bev); /* alive until adopted, even if evhttp frees it first */
     event_active(g->adopt_ev, EV_TIMEOUT, 0);
     g->t->live++;
     accept_gate_opened(g->t->gate); /* may stop accepting: we run inside the listener's callback */

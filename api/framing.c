@@ -25,13 +25,22 @@ static bool line_header(const struct framing *f, const char *name, const char **
     return true;
 }
 
-/* The value without trailing blanks equals `want` (case-insensitive). */
-static bool value_is(const char *value, const char *want)
+/* How a Transfer-Encoding value frames the body: 1 chunked (the value, or
+ * the last of its comma-separated codings, is "chunked"), 0 not, -1 unsure
+ * ("chunked" elsewhere in it: libevent builds differ, so stop following). */
+static int value_chunked(const char *value)
 {
-    size_t n = strlen(value);
-    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+    const char *last = strrchr(value, ',');
+    size_t n;
+    last = last ? last + 1 : value;
+    while (*last == ' ' || *last == '\t')
+        last++;
+    n = strlen(last);
+    while (n > 0 && (last[n - 1] == ' ' || last[n - 1] == '\t'))
         n--;
-    return n == strlen(want) && strncasecmp(value, want, n) == 0;
+    if (n == 7 && strncasecmp(last, "chunked", 7) == 0)
+        return 1;
+    return strcasestr(value, "chunked") ? -1 : 0;
 }
 
 /* The head is over: what follows it. */
@@ -69,8 +78,14 @@ static void head_line(struct framing *f)
             return;
         }
         if (f->line[0] == 'T' || f->line[0] == 't') {
-            if (!f->seen_te)
-                f->chunked = value_is(v, "chunked"); /* then Content-Length is ignored, as evhttp does */
+            if (!f->seen_te) {
+                int c = value_chunked(v);
+                if (c < 0) {
+                    f->state = FRAMING_LOST;
+                    return;
+                }
+                f->chunked = c == 1; /* then Content-Length is ignored, as evhttp does */
+            }
             f->seen_te = true;
         } else if (!f->has_length) {
             char *end;
@@ -99,7 +114,8 @@ static enum framing_verdict chunk_size_line(struct framing *f)
     }
     errno = 0;
     n = strtoll(f->line, &end, 16);
-    if (end == f->line || (*end != '\0' && *end != ' ') || n < 0 || errno == ERANGE)
+    if (end == f->line || (*end != '\0' && *end != ' ') || n < 0 || errno == ERANGE ||
+        f->line[strspn(f->line, " \t")] == '-') /* "-0" too: libevent refuses a sign */
         return FRAMING_BAD_CHUNK;
     if (n == 0) {
         f->state = FRAMING_TRAILER;

@@ -473,7 +473,10 @@ err:
         event_free(lp.ev);
     if (d.tick)
         event_free(d.tick);
-    /* answer what is still in flight before the server goes away */
+    /* answer what is still in flight before the server goes away; the
+     * long-polls first, while Redis is there to give their jobs */
+    waiters_free(app.waiters);
+    app.waiters = NULL;
     serial_free(app.serial);
     if (app.proxy)
         proxy_free(app.proxy);
@@ -486,7 +489,6 @@ err:
     if (app.base)
         event_base_loop(app.base, EVLOOP_NONBLOCK); /* runs the deferred Redis frees */
     qstats_free(app.qstats); /* after them: a fetch in flight has had its NULL reply */
-    waiters_free(app.waiters);
     if (app.http)
         evhttp_free(app.http);
     conn_table_free(app.conns);

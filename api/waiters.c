@@ -69,9 +69,12 @@ static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 struct waiter *waiters_add(struct waiters *ws, const char *id, int64_t timeout_ms, waiter_fn *fn, void *arg)
 {
-    struct waiter *w = calloc(1, sizeof *w);
+    struct waiter *w;
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
     unsigned b;
+    if (ws == NULL) /* shutting down: the set is gone */
+        return NULL;
+    w = calloc(1, sizeof *w);
     if (w == NULL)
         return NULL;
     w->timer = evtimer_new(ws->app->base, waiter_timeout_cb, w);
@@ -94,7 +97,7 @@ struct waiter *waiters_add(struct waiters *ws, const char *id, int64_t timeout_m
 
 void waiters_cancel(struct waiters *ws, struct waiter *w)
 {
-    if (w == NULL)
+    if (ws == NULL || w == NULL)
         return;
     waiter_unlink(ws, w);
     free(w);
@@ -169,7 +172,7 @@ static void waiters_fetch(struct waiters *ws, const char *id)
 void waiters_notify(struct waiters *ws, const char *id)
 {
     struct waiter *w;
-    if (!jobid_valid(id))
+    if (ws == NULL || !jobid_valid(id))
         return;
     for (w = ws->buckets[waiters_hash(id)]; w; w = w->next)
         if (strcmp(w->id, id) == 0) {
@@ -180,6 +183,8 @@ void waiters_notify(struct waiters *ws, const char *id)
 
 void waiters_recheck_all(struct waiters *ws)
 {
+    if (ws == NULL)
+        return;
     for (unsigned b = 0; b < WAITERS_BUCKETS; b++)
         for (struct waiter *w = ws->buckets[b]; w; w = w->next) {
             bool seen = false;
@@ -193,6 +198,8 @@ void waiters_recheck_all(struct waiters *ws)
 
 void waiters_expire_all(struct waiters *ws)
 {
+    if (ws == NULL)
+        return;
     for (unsigned b = 0; b < WAITERS_BUCKETS; b++)
         for (struct waiter *w = ws->buckets[b]; w; w = w->next)
             event_active(w->timer, EV_TIMEOUT, 0);
@@ -200,7 +207,7 @@ void waiters_expire_all(struct waiters *ws)
 
 long waiters_count(const struct waiters *ws)
 {
-    return ws->count;
+    return ws ? ws->count : 0;
 }
 
 void waiters_free(struct waiters *ws)

@@ -17,7 +17,8 @@ struct waiter;
 typedef void waiter_fn(void *arg, json_t *job);
 
 /* Returns an empty set, or NULL. Free with waiters_free (waiters still
- * registered are completed with job == NULL first). */
+ * registered are completed with job == NULL first). Every function takes a
+ * NULL set (the set is gone at shutdown): waiters_add then returns NULL. */
 struct waiters *waiters_new(struct app *app);
 void waiters_free(struct waiters *ws);
 /* Registers a waiter for `id` (32 hex). Returns it, or NULL on allocation

@@ -73,6 +73,7 @@
     "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
     "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
     "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
+    "    redis.call('SADD', P .. 'queues', f[2])\n" \
     "    return 1\n" \
     "  end\n" \
     "  if st == 'retry' then\n" \
@@ -80,11 +81,13 @@
     "    if tonumber(a) < tonumber(m) then\n" \
     "      redis.call('HSET', jk, 'state', 'queued', 'error', err)\n" \
     "      redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
+    "      redis.call('SADD', P .. 'queues', f[2])\n" \
     "      return 1\n" \
     "    end\n" \
     "    st = 'dead'\n" \
     "    err = err .. ' (attempt ' .. a .. ' of ' .. m .. ')'\n" \
     "    redis.call('LPUSH', P .. 'dead:' .. f[2], id)\n" \
+    "    redis.call('SADD', P .. 'queues', f[2])\n" \
     "  end\n" \
     "  local h = {'state', st, 'finished_at', now, 'worker', w}\n" \
     "  if digest ~= '' then\n" \
@@ -103,7 +106,9 @@
 
 /* The registry of queue names (P..'queues') is bounded: a queue with no
  * job queued and none dead for QUEUE_FORGET_MS is forgotten (its running
- * jobs still show, found through the workers' wip lists). queue_look(q,
+ * jobs still show, found through the workers' wip lists, and every script
+ * that puts a job back on a queue or on its dead list registers the queue
+ * again). queue_look(q,
  * now_ms) returns depth, dead and whether q was just forgotten; the first
  * time q is seen empty is kept in P..'queues:empty'. */
 #define QUEUE_FORGET_MS "60000"
@@ -136,7 +141,9 @@ static const char enqueue_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "end\n"
     "if new > 0 and redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
     "  local now_ms = math.floor(tonumber(now) / 1000)\n"
-    "  for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do queue_look(q, now_ms) end\n"
+    "  for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do\n"
+    "    if not want[q] then queue_look(q, now_ms) end\n"
+    "  end\n"
     "  if redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
     "    return redis.error_reply('QUEUES ' .. maxqs) end\n"
     "end\n"
@@ -218,6 +225,7 @@ static const char recover_lua[] = LUA_PRELUDE
     "    redis.call('HSET', jk, 'state', 'dead', 'finished_at', now,\n"
     "      'error', reason .. ' (attempt ' .. f[3] .. ' of ' .. f[4] .. ')')\n"
     "    redis.call('LPUSH', P .. 'dead:' .. q, id)\n"
+    "    redis.call('SADD', P .. 'queues', q)\n"
     "    redis.call('EXPIRE', jk, ttl)\n"
     "    notify(jk, id)\n"
     "    dead = dead + 1\n"
@@ -225,6 +233,7 @@ static const char recover_lua[] = LUA_PRELUDE
     "    redis.call('HSET', jk, 'state', 'queued')\n"
     "    redis.call('HSET', jk, 'error', reason)\n"
     "    redis.call('RPUSH', P .. 'q:' .. q, id)\n"
+    "    redis.call('SADD', P .. 'queues', q)\n"
     "    requeued = requeued + 1\n"
     "  end\n"
     "end\n"

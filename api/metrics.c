@@ -128,6 +128,6 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, stru
                         m->lag_max_s, g->inflight, g->waiters, g->pool_queued, g->proxy_active, g->connections, g->redis_up,
                         g->redis_reconnects, g->redis_deadlines, g->body_bytes, g->output_bytes, g->body_refused);
     if (queues && evbuffer_get_length(queues))
-        evbuffer_add(out, evbuffer_pullup(queues, -1), evbuffer_get_length(queues));
+        evbuffer_add_buffer_reference(out, queues); /* shared by every scrape of the same second, not copied */
     return 0;
 }

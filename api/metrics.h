@@ -33,8 +33,9 @@ struct metrics_gauges {
 };
 
 /* Appends the Prometheus text exposition to out. `queues` (may be NULL)
- * holds extra pre-rendered lines, e.g. queue depth gauges; it is copied,
- * not drained. */
+ * holds extra pre-rendered lines, e.g. queue depth gauges; out references
+ * them (no copy; they live as long as out needs them), queues is not
+ * drained. */
 int metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *queues,
                    struct evbuffer *out);
 

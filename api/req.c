@@ -186,6 +186,13 @@ void req_reply_raw(struct api_req *r, int code, const char *content_type, const 
         evbuffer_free(buf);
 }
 
+void req_reply_buffer(struct api_req *r, int code, const char *content_type, struct evbuffer *body)
+{
+    if (content_type)
+        req_add_header(r, "Content-Type", content_type);
+    req_finish(r, code, body);
+}
+
 void req_reply_json(struct api_req *r, int code, json_t *body)
 {
     char *text = NULL;

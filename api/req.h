@@ -43,6 +43,9 @@ void req_reply_json(struct api_req *r, int code, json_t *body);
 void req_reply_error(struct api_req *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Replies with a raw body (copied) and content type, and frees r. */
 void req_reply_raw(struct api_req *r, int code, const char *content_type, const void *body, size_t len);
+/* Replies with `body` (its contents are moved out; the caller still frees
+ * the empty buffer) and content type, and frees r. */
+void req_reply_buffer(struct api_req *r, int code, const char *content_type, struct evbuffer *body);
 /* Adds a response header before the reply. */
 void req_add_header(struct api_req *r, const char *name, const char *value);
 /* Watches for the client leaving; fn runs at most once, from the loop. */

@@ -148,7 +148,7 @@ static void metrics_reply_fn(void *arg, const struct qstats_view *v)
         return;
     }
     metrics_render(app->metrics, &g, v ? v->prom : NULL, out);
-    req_reply_raw(r, 200, "text/plain; version=0.0.4", evbuffer_pullup(out, -1), evbuffer_get_length(out));
+    req_reply_buffer(r, 200, "text/plain; version=0.0.4", out);
     evbuffer_free(out);
 }
 

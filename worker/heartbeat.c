@@ -8,9 +8,6 @@
 #include "common/log.h"
 #include "worker/wclock.h"
 
-/* A beat or a reaper step that takes longer means a broken connection. */
-#define HEARTBEAT_COMMAND_TIMEOUT_MS 5000
-
 static bool hb_should_stop(void *arg)
 {
     struct heartbeat *hb = arg;
@@ -79,8 +76,8 @@ int heartbeat_start(struct heartbeat *hb, const struct worker_config *cfg)
     atomic_init(&hb->stop, false);
     char name[REDIS_CONN_NAME_MAX];
     if (worker_client_name(name, sizeof name, cfg->prefix, cfg->id) < 0 ||
-        redis_conn_init(&hb->conn, &cfg->redis, name, "heartbeat",
-                        HEARTBEAT_COMMAND_TIMEOUT_MS) != 0)
+        redis_conn_init(&hb->conn, &cfg->redis, name, "heartbeat", (int)cfg->redis_timeout_ms,
+                        (int)cfg->redis_timeout_ms) != 0)
         return -1;
     reaper_init(&hb->reaper, cfg);
     if (wclock_cond_init(&hb->wake) != 0)

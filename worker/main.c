@@ -50,6 +50,7 @@ int main(int argc, char **argv)
     long procs = 1, task_nice = 0;
     cfg.lease_ms = 10000;
     cfg.heartbeat_ms = 1000;
+    cfg.redis_timeout_ms = 2000;
     cfg.task_timeout_ms = 60000;
     cfg.kill_grace_ms = 2000;
     long max_result = 1 << 20;
@@ -65,6 +66,9 @@ int main(int argc, char **argv)
          "a worker silent this long is dead and its jobs go back (10s)"},
         {"heartbeat", 0, "WORKER_HEARTBEAT", OPT_DURATION, &cfg.heartbeat_ms, 10, 3600 * 1000.0,
          "heartbeat period (1s)"},
+        {"redis-timeout", 0, "WORKER_REDIS_TIMEOUT", OPT_DURATION, &cfg.redis_timeout_ms, 100, 600 * 1000.0,
+         "a Redis connect or command unanswered this long drops the connection, which is made again "
+         "with backoff; a fetch's BLMOVE gets its 1 s block on top (2s)"},
         {"task-clock", 0, "TASK_CLOCK", OPT_STR, &clock, 0, 0,
          "cpu: a task costs its ms of CPU; wall: of wall time, like the seed (cpu)"},
         {"task-nice", 0, "WORKER_TASK_NICE", OPT_INT, &task_nice, 0, 19,

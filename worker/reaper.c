@@ -114,6 +114,35 @@ static int lock_take(struct reaper *r, struct redis_conn *rc)
     return 1;
 }
 
+/* How long after Redis comes back a live worker may take to reconnect (one
+ * backoff step) and beat. */
+static int64_t settle_ms(const struct worker_config *cfg)
+{
+    return REDIS_CONN_BACKOFF_MAX_MS + cfg->heartbeat_ms + REAPER_GRACE_MS;
+}
+
+/* After a round's first reply: true while a stall settles. A reply late by
+ * more than REAPER_STALL_MS after the previous round ended, or our own
+ * reconnect since then, means Redis stopped answering for a while (or this
+ * process did): every beat is stale then, and the other workers may be
+ * reconnecting (missing from CLIENT LIST). Verdicts wait until they have
+ * had time to beat. */
+static bool stall_settling(struct reaper *r, const struct redis_conn *rc)
+{
+    int64_t now = wclock_mono_ms();
+    bool stalled = r->last_round_ms != 0 &&
+                   (now - r->last_round_ms > REAPER_STALL_MS || rc->connects != r->connects_seen);
+    if (stalled && now + settle_ms(r->cfg) > r->judge_after_ms) {
+        r->judge_after_ms = now + settle_ms(r->cfg);
+        log_info("redis stalled or reconnected: judging no worker until they have had time to beat",
+                 "late_ms=%lld settle_ms=%lld", (long long)(now - r->last_round_ms),
+                 (long long)settle_ms(r->cfg));
+    }
+    r->last_round_ms = now;
+    r->connects_seen = rc->connects;
+    return now < r->judge_after_ms;
+}
+
 /* What CLIENT LIST can tell in one round; fetched lazily, at most once. */
 struct clients {
     redisReply *list; /* CLIENT LIST reply; NULL until fetched */
@@ -133,12 +162,11 @@ static int clients_fetch(const struct worker_config *cfg, struct redis_conn *rc,
     int64_t uptime_s = info->type == REDIS_REPLY_STRING ? reaper_info_uptime_s(info->str) : -1;
     freeReplyObject(info);
     /* A live worker reconnects within one backoff step and then beats. */
-    int64_t settle_ms = REDIS_CONN_BACKOFF_MAX_MS + cfg->heartbeat_ms + REAPER_GRACE_MS;
     redisReply *reply = redis_conn_command(rc, "CLIENT LIST");
     if (!reply)
         return -1;
     c->list = reply;
-    c->trusted = reply->type == REDIS_REPLY_STRING && uptime_s * 1000 >= settle_ms;
+    c->trusted = reply->type == REDIS_REPLY_STRING && uptime_s * 1000 >= settle_ms(cfg);
     if (reply->type != REDIS_REPLY_STRING) {
         char q[256];
         log_warn("CLIENT LIST failed; only the lease decides", "err=%s",
@@ -294,8 +322,11 @@ static int reap_orphans(struct reaper *r, struct redis_conn *rc, struct clients 
 int reaper_tick(struct reaper *r, struct redis_conn *rc)
 {
     int held = lock_take(r, rc);
-    if (held <= 0)
+    if (held < 0)
         return held;
+    /* Measured after a round trip: a stall shows as this reply coming late. */
+    if (stall_settling(r, rc) || held == 0)
+        return 0;
     struct clients clients = {NULL, false};
     int recovered = reap_registered(r, rc, &clients);
     if (recovered >= 0 && wclock_mono_ms() >= r->next_scan_ms) {
@@ -308,5 +339,7 @@ int reaper_tick(struct reaper *r, struct redis_conn *rc)
     }
     if (clients.list)
         freeReplyObject(clients.list);
+    if (recovered >= 0)
+        r->last_round_ms = wclock_mono_ms(); /* a long round is not a stall */
     return recovered;
 }

@@ -11,7 +11,11 @@
  * honest, and SCRIPT_RECOVER itself aborts if the worker beat in between.
  * With a persistent Redis the zset survives a restart with old beats, so
  * CLIENT LIST is not trusted until Redis has been up long enough for every
- * live worker to reconnect and beat (INFO uptime).
+ * live worker to reconnect and beat (INFO uptime). A Redis that stalled (or
+ * a stall of this process) leaves every beat stale, and past --redis-timeout
+ * every worker dropped its connections and is reconnecting: after a round
+ * that came REAPER_STALL_MS late, or our own reconnect, no one is judged
+ * until live workers have had the same time to come back and beat.
  * On its first round and every ~10 s after, it also SCANs for wip lists whose
  * owner is not registered and has no connection: a worker that died between
  * a BLMOVE and registering, or whose BLMOVE raced with its own recovery. */
@@ -25,6 +29,8 @@
 #define REAPER_GRACE_MS 250     /* a heartbeat may be this late before we look at CLIENT LIST */
 #define REAPER_SCAN_EVERY_MS 60000 /* orphaned wip lists are rare, and a SCAN walks every key: once a minute */
 #define REAPER_REASON "worker lost"
+/* A round this much later than the previous one means Redis (or we) stalled. */
+#define REAPER_STALL_MS (WORKER_REAP_PERIOD_MS + REAPER_GRACE_MS)
 
 enum reaper_verdict {
     REAPER_ALIVE,   /* heartbeat fresh */
@@ -50,13 +56,17 @@ int reaper_glob_escape(const char *s, char *buf, size_t len);
 struct reaper {
     const struct worker_config *cfg; /* borrowed */
     int64_t next_scan_ms;            /* monotonic time of the next wip SCAN */
+    int64_t last_round_ms;           /* monotonic time the previous round heard Redis, 0 before */
+    unsigned long connects_seen;     /* the connection's connects at that round */
+    int64_t judge_after_ms;          /* no verdicts before this (monotonic): a stall settles */
 };
 
 void reaper_init(struct reaper *r, const struct worker_config *cfg);
 /* One round on rc: take the reaper lock (SET NX PX, or keep it when it is
  * already ours), judge every registered worker but ourselves and recover the
- * dead; SCAN for orphaned wip lists when due. Returns the number of workers
- * recovered, or -1 when the connection broke (rc is then closed). */
+ * dead; SCAN for orphaned wip lists when due. Judges no one while a stall
+ * settles (see above). Returns the number of workers recovered, or -1 when
+ * the connection broke (rc is then closed). */
 int reaper_tick(struct reaper *r, struct redis_conn *rc);
 
 #endif

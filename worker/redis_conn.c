@@ -1,14 +1,14 @@
 #include "worker/redis_conn.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "worker/wclock.h"
 
-/* A local Redis answers in microseconds; a dead host must not stall a reconnect loop. */
-#define CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_FIRST_MS 100    /* first retry after a failure */
 #define BACKOFF_SLICE_MS 50     /* how often a backoff sleep checks its stop condition */
 
@@ -19,11 +19,12 @@ static struct timeval ms_to_tv(int ms)
 }
 
 int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
-                    const char *role, int command_timeout_ms)
+                    const char *role, int connect_timeout_ms, int command_timeout_ms)
 {
     memset(rc, 0, sizeof *rc);
     rc->url = url;
     rc->role = role;
+    rc->connect_timeout_ms = connect_timeout_ms;
     rc->command_timeout_ms = command_timeout_ms;
     int n = snprintf(rc->name, sizeof rc->name, "%s", name);
     return n < 0 || (size_t)n >= sizeof rc->name ? -1 : 0;
@@ -37,13 +38,32 @@ void redis_conn_close(struct redis_conn *rc)
     }
 }
 
+/* Whether ctx's error is an expired socket timeout: hiredis's blocking
+ * read or write then fails as an I/O error with EAGAIN's text. */
+static bool ctx_timed_out(const redisContext *ctx)
+{
+    char eagain[64];
+    return ctx->err == REDIS_ERR_IO && strcmp(ctx->errstr, strerror_r(EAGAIN, eagain, sizeof eagain)) == 0;
+}
+
+/* rc->ctx's error for err strings and logs, a timeout said as one. Returns buf. */
+static const char *ctx_error(const struct redis_conn *rc, char *buf, size_t len)
+{
+    if (ctx_timed_out(rc->ctx))
+        snprintf(buf, len, "no answer within %d ms", rc->deadline_ms);
+    else
+        snprintf(buf, len, "%s", rc->ctx->errstr);
+    return buf;
+}
+
 /* Runs one setup command on rc->ctx; 0 when the reply is not an error.
  * `what` names the step in err (never the arguments: AUTH carries the password). */
 static int setup_step(struct redis_conn *rc, redisReply *reply, const char *what, char *err,
                       size_t errlen)
 {
+    char e[128];
     if (!reply) {
-        snprintf(err, errlen, "%s: %s", what, rc->ctx->errstr);
+        snprintf(err, errlen, "%s: %s", what, ctx_error(rc, e, sizeof e));
         return -1;
     }
     int rv = 0;
@@ -61,7 +81,8 @@ static int scripts_load(struct redis_conn *rc, char *err, size_t errlen)
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         redisReply *reply = redisCommand(rc->ctx, "SCRIPT LOAD %s", script_source(i));
         if (!reply) {
-            snprintf(err, errlen, "SCRIPT LOAD %s: %s", script_name(i), rc->ctx->errstr);
+            char e[128];
+            snprintf(err, errlen, "SCRIPT LOAD %s: %s", script_name(i), ctx_error(rc, e, sizeof e));
             return -1;
         }
         if (reply->type != REDIS_REPLY_STRING || reply->len != REDIS_CONN_SHA_LEN) {
@@ -83,7 +104,8 @@ static int eviction_check(struct redis_conn *rc, char *err, size_t errlen)
 {
     redisReply *r = redisCommand(rc->ctx, "CONFIG GET maxmemory-policy");
     if (!r) {
-        snprintf(err, errlen, "CONFIG GET: %s", rc->ctx->errstr);
+        char e[128];
+        snprintf(err, errlen, "CONFIG GET: %s", ctx_error(rc, e, sizeof e));
         return -1;
     }
     bool refused = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -93,11 +115,74 @@ static int eviction_check(struct redis_conn *rc, char *err, size_t errlen)
     return refused ? -1 : 0;
 }
 
+/* The id and addr fields of a CLIENT INFO line into rc (id 0 when either
+ * is missing: such a connection cannot be fenced later). info is borrowed. */
+static void client_info_parse(struct redis_conn *rc, const char *info)
+{
+    rc->client_id = 0;
+    rc->client_addr[0] = '\0';
+    const char *addr = strstr(info, " addr=");
+    if (strncmp(info, "id=", 3) != 0 || !addr)
+        return;
+    size_t n = strcspn(addr + 6, " \r\n");
+    if (n == 0 || n >= sizeof rc->client_addr)
+        return;
+    memcpy(rc->client_addr, addr + 6, n);
+    rc->client_addr[n] = '\0';
+    rc->client_id = strtoll(info + 3, NULL, 10);
+}
+
+/* CLIENT INFO of the new connection: its id and address, which name it for
+ * the fence. A Redis that refuses to tell leaves it unfenceable (id 0).
+ * Returns 0, or -1 (err set). */
+static int client_info_fetch(struct redis_conn *rc, char *err, size_t errlen)
+{
+    rc->client_id = 0;
+    redisReply *r = redisCommand(rc->ctx, "CLIENT INFO");
+    if (!r) {
+        char e[128];
+        snprintf(err, errlen, "CLIENT INFO: %s", ctx_error(rc, e, sizeof e));
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_STRING)
+        client_info_parse(rc, r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* The fence: CLIENT KILL of the connection that was dropped with a command
+ * unanswered, by its id and its address (a restarted Redis counts ids from
+ * 1 again: the address keeps another client of the same id safe). Redis
+ * frees it with whatever it had not read or run yet, so a late FINISH,
+ * START or BLMOVE from it can no longer change our state behind our back;
+ * gone already, it counts 0 killed, which is fine. Returns 0 (fenced, or
+ * refused: logged), or -1 (err set; tried again on the next attempt). */
+static int fence_old(struct redis_conn *rc, char *err, size_t errlen)
+{
+    redisReply *r = redisCommand(rc->ctx, "CLIENT KILL ID %lld ADDR %s", rc->fence_id, rc->fence_addr);
+    if (!r) {
+        char e[128];
+        snprintf(err, errlen, "CLIENT KILL: %s", ctx_error(rc, e, sizeof e));
+        return -1;
+    }
+    char q[256];
+    if (r->type == REDIS_REPLY_INTEGER)
+        log_debug("old connection closed on the server", "name=%s conn=%s client_id=%lld killed=%lld",
+                  rc->name, rc->role, rc->fence_id, r->integer);
+    else
+        log_warn("cannot close the old connection on the server; a command sent on it may still run",
+                 "name=%s conn=%s client_id=%lld err=%s", rc->name, rc->role, rc->fence_id,
+                 log_quote(r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply", q, sizeof q));
+    freeReplyObject(r);
+    rc->fence_id = 0;
+    return 0;
+}
+
 int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
 {
     redis_conn_close(rc);
     const struct redis_url *u = rc->url;
-    struct timeval ctv = ms_to_tv(CONNECT_TIMEOUT_MS);
+    struct timeval ctv = ms_to_tv(rc->connect_timeout_ms);
     rc->ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, ctv)
                          : redisConnectWithTimeout(u->host, u->port, ctv);
     if (!rc->ctx) {
@@ -112,6 +197,7 @@ int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
         snprintf(err, errlen, "set timeout: %s", rc->ctx->errstr);
         goto err;
     }
+    rc->deadline_ms = rc->command_timeout_ms;
     if (u->password[0] &&
         setup_step(rc, redisCommand(rc->ctx, "AUTH %s", u->password), "AUTH", err, errlen) != 0)
         goto err;
@@ -120,6 +206,10 @@ int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
         goto err;
     if (setup_step(rc, redisCommand(rc->ctx, "CLIENT SETNAME %s", rc->name), "CLIENT SETNAME",
                    err, errlen) != 0)
+        goto err;
+    if (client_info_fetch(rc, err, errlen) != 0)
+        goto err;
+    if (rc->fence_id != 0 && fence_old(rc, err, errlen) != 0)
         goto err;
     if (scripts_load(rc, err, errlen) != 0)
         goto err;
@@ -166,20 +256,49 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
              (long long)(wclock_mono_ms() - rc->down_since_ms));
     rc->connects++;
     rc->down_since_ms = 0;
+    rc->up_since_ms = wclock_mono_ms();
     return 1;
 }
 
-/* Turns a NULL reply into a closed connection; the reply passes through. */
-static redisReply *checked(struct redis_conn *rc, redisReply *reply)
+/* Closes a connection that broke with a command in flight: the next
+ * connect fences it (see fence_old). */
+static void conn_drop(struct redis_conn *rc)
+{
+    rc->fence_id = rc->client_id;
+    memcpy(rc->fence_addr, rc->client_addr, sizeof rc->fence_addr);
+    rc->down_since_ms = wclock_mono_ms();
+    redis_conn_close(rc);
+}
+
+/* Turns a NULL reply into a dropped connection, logging why once: a Redis
+ * that did not answer in time, or a broken connection. `what` names the
+ * command (a script's name, or the command's first word). The reply passes
+ * through. */
+static redisReply *checked(struct redis_conn *rc, redisReply *reply, const char *what)
 {
     if (!reply && rc->ctx) {
         char qerr[160];
-        log_warn("redis connection lost", "name=%s conn=%s err=%s", rc->name, rc->role,
-                 log_quote(rc->ctx->errstr, qerr, sizeof qerr));
-        rc->down_since_ms = wclock_mono_ms();
-        redis_conn_close(rc);
+        if (ctx_timed_out(rc->ctx))
+            log_warn("redis did not answer within --redis-timeout; dropping the connection and reconnecting",
+                     "name=%s conn=%s cmd=%s timeout_ms=%d", rc->name, rc->role, what,
+                     rc->deadline_ms);
+        else
+            log_warn("redis connection lost", "name=%s conn=%s cmd=%s err=%s", rc->name, rc->role, what,
+                     log_quote(rc->ctx->errstr, qerr, sizeof qerr));
+        conn_drop(rc);
     }
     return reply;
+}
+
+#define CMD_NAME_MAX 24 /* a command's first word, for logs */
+
+/* redis_conn_command with a va_list; rc->ctx must be open. */
+static redisReply *conn_vcommand(struct redis_conn *rc, const char *fmt, va_list ap)
+{
+    char what[CMD_NAME_MAX];
+    size_t n = strcspn(fmt, " ");
+    snprintf(what, sizeof what, "%.*s", (int)(n < sizeof what ? n : sizeof what - 1), fmt);
+    return checked(rc, redisvCommand(rc->ctx, fmt, ap), what);
 }
 
 redisReply *redis_conn_command(struct redis_conn *rc, const char *fmt, ...)
@@ -188,17 +307,57 @@ redisReply *redis_conn_command(struct redis_conn *rc, const char *fmt, ...)
         return NULL;
     va_list ap;
     va_start(ap, fmt);
-    redisReply *reply = redisvCommand(rc->ctx, fmt, ap);
+    redisReply *reply = conn_vcommand(rc, fmt, ap);
     va_end(ap);
-    return checked(rc, reply);
+    return reply;
+}
+
+/* Sets rc->ctx's socket timeout to ms. Returns 0, or -1 with rc dropped. */
+static int conn_deadline(struct redis_conn *rc, int ms)
+{
+    if (redisSetTimeout(rc->ctx, ms_to_tv(ms)) == REDIS_OK) {
+        rc->deadline_ms = ms;
+        return 0;
+    }
+    char qerr[160];
+    log_warn("cannot set the socket timeout; reconnecting", "name=%s conn=%s err=%s", rc->name, rc->role,
+             log_quote(rc->ctx->errstr, qerr, sizeof qerr));
+    conn_drop(rc);
+    return -1;
+}
+
+redisReply *redis_conn_blocking(struct redis_conn *rc, int block_ms, const char *fmt, ...)
+{
+    if (!rc->ctx || conn_deadline(rc, rc->command_timeout_ms + block_ms) != 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = conn_vcommand(rc, fmt, ap);
+    va_end(ap);
+    if (reply && conn_deadline(rc, rc->command_timeout_ms) != 0) {
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+/* redis_conn_argv, with `what` naming the command in logs. */
+static redisReply *conn_argv(struct redis_conn *rc, int argc, const char **argv, const size_t *lens,
+                             const char *what)
+{
+    if (!rc->ctx)
+        return NULL;
+    return checked(rc, redisCommandArgv(rc->ctx, argc, argv, lens), what);
 }
 
 redisReply *redis_conn_argv(struct redis_conn *rc, int argc, const char **argv,
                             const size_t *lens)
 {
-    if (!rc->ctx)
-        return NULL;
-    return checked(rc, redisCommandArgv(rc->ctx, argc, argv, lens));
+    char what[CMD_NAME_MAX];
+    size_t n = argc > 0 ? (lens ? lens[0] : strlen(argv[0])) : 0;
+    snprintf(what, sizeof what, "%.*s", (int)(n < sizeof what ? n : sizeof what - 1),
+             argc > 0 ? argv[0] : "");
+    return conn_argv(rc, argc, argv, lens, what);
 }
 
 #define EVAL_ARGS_MAX 16 /* the longest script call (finish) has 11 ARGV */
@@ -221,7 +380,7 @@ redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
     for (int attempt = 0; attempt < 2; attempt++) {
         args[1] = rc->sha[id];
         arglens[1] = strlen(rc->sha[id]);
-        redisReply *reply = redis_conn_argv(rc, argc + 3, args, arglens);
+        redisReply *reply = conn_argv(rc, argc + 3, args, arglens, script_name(id));
         if (!reply || reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "NOSCRIPT", 8) != 0 ||
             attempt == 1)
             return reply;
@@ -233,8 +392,7 @@ redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
             /* Reconnecting reloads them: treat it as a broken connection. */
             log_warn("script reload failed", "conn=%s err=%s", rc->role,
                      log_quote(err, qerr, sizeof qerr));
-            rc->down_since_ms = wclock_mono_ms();
-            redis_conn_close(rc);
+            conn_drop(rc);
             return NULL;
         }
     }

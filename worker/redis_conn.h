@@ -3,7 +3,15 @@
 /* One blocking hiredis connection that knows how to come back: connect from a
  * struct redis_url, AUTH, SELECT, CLIENT SETNAME, SCRIPT LOAD of every
  * lifecycle script, and reconnect with backoff (100 ms doubling, capped at
- * 1 s) after the connection breaks. One thread per connection. */
+ * 1 s) after the connection breaks. One thread per connection.
+ *
+ * Every connect and every command has a deadline (socket timeouts): a Redis
+ * that stops answering (SIGSTOP, a partition) makes the command fail, the
+ * connection is dropped and made again. A command that timed out may still
+ * run when Redis catches up, so the next connection first closes the old
+ * one on the server (CLIENT KILL): after a reconnect nothing sent on a
+ * dropped connection can run any more, and the caller may look at what it
+ * left behind (its wip list) knowing it will not change under it. */
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +23,7 @@
 #define REDIS_CONN_NAME_MAX 256
 #define REDIS_CONN_BACKOFF_MAX_MS 1000 /* reconnect attempts are at most this far apart */
 #define REDIS_CONN_SHA_LEN 40
+#define REDIS_CONN_ADDR_MAX 128 /* a client's addr= in CLIENT INFO: ip:port, or a socket path:0 */
 
 struct redis_conn {
     redisContext *ctx;                  /* NULL while disconnected */
@@ -22,9 +31,17 @@ struct redis_conn {
     char name[REDIS_CONN_NAME_MAX];     /* CLIENT SETNAME value */
     const char *role;                   /* "main" or "heartbeat", for logs */
     char sha[SCRIPT_COUNT][REDIS_CONN_SHA_LEN + 1];
-    int command_timeout_ms;             /* socket timeout; must exceed any BLMOVE timeout */
+    int connect_timeout_ms;             /* TCP connect deadline */
+    int command_timeout_ms;             /* every command's deadline (socket timeout) */
+    int deadline_ms;                    /* the socket timeout now set (redis_conn_blocking adds) */
     unsigned long connects;             /* successful (re)connects so far */
     int64_t down_since_ms;              /* monotonic time of the first failure, 0 while up */
+    int64_t up_since_ms;                /* monotonic time of the last successful connect */
+    long long client_id;                /* CLIENT INFO id of the open connection, 0 when unknown */
+    char client_addr[REDIS_CONN_ADDR_MAX]; /* and its addr= (ip:port as Redis sees it) */
+    long long fence_id;                 /* id of a connection dropped mid-command, to CLIENT
+                                           KILL on the next connect; 0 for none */
+    char fence_addr[REDIS_CONN_ADDR_MAX]; /* its address */
     bool refuse_eviction;               /* refuse a Redis that may evict keys (see redis_conn_open) */
 };
 
@@ -32,10 +49,14 @@ struct redis_conn {
 typedef bool (*redis_conn_stop_fn)(void *arg);
 
 /* Prepares rc (disconnected). url and role (a string literal) are borrowed.
- * Returns 0, or -1 when name does not fit. */
+ * connect_timeout_ms bounds the TCP connect, command_timeout_ms every
+ * command (setup ones included). Returns 0, or -1 when name does not fit. */
 int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
-                    const char *role, int command_timeout_ms);
-/* One connection attempt: connect, AUTH, SELECT, SETNAME, SCRIPT LOAD.
+                    const char *role, int connect_timeout_ms, int command_timeout_ms);
+/* One connection attempt: connect, AUTH, SELECT, SETNAME, CLIENT INFO, CLIENT
+ * KILL of the connection dropped mid-command before (if any), SCRIPT LOAD.
+ * Each step has the command deadline: a Redis that accepts the TCP
+ * connection (the kernel's backlog) but does not answer fails the attempt.
  * Returns 0, or -1 with the reason in err (the password is never in it). */
 int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen);
 /* Closes the connection, if any. rc may be opened again. */
@@ -46,9 +67,16 @@ void redis_conn_close(struct redis_conn *rc);
 int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg);
 
 /* Run a command. Return the reply (caller frees with freeReplyObject; it may
- * be an error reply), or NULL when disconnected or the connection broke —
- * then rc is closed and the next redis_conn_ensure reconnects. */
+ * be an error reply), or NULL when disconnected or the connection broke or
+ * Redis did not answer within the command deadline (logged once, naming the
+ * connection) — then rc is closed and the next redis_conn_ensure reconnects.
+ * A command that got no reply may or may not have run, and may still run
+ * until that reconnect has fenced the old connection. */
 redisReply *redis_conn_command(struct redis_conn *rc, const char *fmt, ...);
+/* redis_conn_command for a command that may block in Redis for up to
+ * block_ms (BLMOVE ... timeout): its deadline is the command timeout plus
+ * block_ms, and the usual one again after it. */
+redisReply *redis_conn_blocking(struct redis_conn *rc, int block_ms, const char *fmt, ...);
 redisReply *redis_conn_argv(struct redis_conn *rc, int argc, const char **argv,
                             const size_t *lens);
 /* EVALSHA of script `id` with no KEYS and argc ARGV entries (lens may be NULL

@@ -25,6 +25,9 @@ struct worker_config {
     size_t nqueues;
     int64_t lease_ms;      /* a heartbeat older than this means dead */
     int64_t heartbeat_ms;  /* heartbeat period */
+    int64_t redis_timeout_ms; /* connect and command deadline (a BLMOVE gets its block
+                                 time on top); past it the connection is dropped and
+                                 made again */
     int64_t result_ttl_s;  /* EXPIRE on finished jobs */
     enum task_clock clock;
     int task_nice;         /* niceness of the task threads, 0..19 */

@@ -14,10 +14,11 @@
 #include "worker/redis_conn.h"
 #include "worker/wclock.h"
 
-/* Must exceed FETCH_BLOCK_S: a BLMOVE may legitimately block that long. */
-#define MAIN_COMMAND_TIMEOUT_MS 5000
-/* An idle worker notices SIGTERM (and jobs on lower-priority queues) within this. */
-#define FETCH_BLOCK_S "1"
+/* An idle worker notices SIGTERM (and jobs on lower-priority queues) within
+ * this. A BLMOVE may legitimately block that long: its deadline is
+ * --redis-timeout plus this (every other command's is --redis-timeout).
+ * Whole seconds. */
+#define FETCH_BLOCK_MS 1000
 #define SUMMARY_EVERY_MS 10000     /* period of the "jobs finished" info line */              /* how soon a second SIGTERM abandons a running task */
 #define NO_HANDLER_PAUSE_MS 100     /* after bouncing a job it cannot run: a worker that can gets it first */
 #define REQUEUE_PAUSE_MS 1000       /* after a task process could not start: a broken host does not spin */
@@ -42,6 +43,8 @@ struct worker {
     char qkeys[WORKER_QUEUES_MAX][WORKER_KEY_MAX];
     bool holding;                  /* a fetched job is in hand: don't recover our wip list */
     bool wip_dirty;                /* a FINISH_TAKE broke: our wip list may hold an unseen job */
+    bool wip_own;                  /* what an earlier process of our id left in our wip list was
+                                      handed back: it holds only what this process took since */
     struct task_outcome outcome;   /* the last run's (its result buffer is reused) */
     unsigned long jobs;            /* jobs finished */
     unsigned long summary_jobs;    /* w->jobs at the last summary line */
@@ -102,20 +105,91 @@ static void queues_join(const struct worker_config *cfg, char *buf, size_t len)
     }
 }
 
-/* After every (re)connect: hand back whatever a lost BLMOVE or SCRIPT_START
- * left in our wip list (unless we hold that job and will finish it), then
- * register. Returns 0, or -1 when the connection broke again. */
-static int worker_on_connect(struct worker *w)
+/* SCRIPT_FINISH "requeue" of job `id` at attempt `run`: back on its queue
+ * (at the back), the attempt not counted. Returns 0, or -1 when the
+ * connection broke. */
+static int finish_requeue(struct worker *w, const char *id, const char *run)
 {
-    if (!w->holding) {
+    char now[24], ttl[24];
+    snprintf(now, sizeof now, "%" PRId64, job_now_us());
+    snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
+    const char *argv[SCRIPT_FINISH_ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, "requeue", "", "", "",
+                                            "", REASON_RECONNECT, "", "text", run};
+    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_FINISH, SCRIPT_FINISH_ARGC, argv, NULL);
+    if (!reply)
+        return -1;
+    char q[256];
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+        log_info("job started by a command whose reply was lost: put back, attempt not counted", "id=%s attempt=%s",
+                 id, run);
+    else if (reply->type != REDIS_REPLY_INTEGER)
+        log_error("finish script failed", "id=%s err=%s", id, redis_conn_reply_err(reply, q, sizeof q));
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* Once w->wip_own: jobs in our wip list marked running by us were started
+ * by a command whose reply we never saw — a START, TAKE or FINISH_TAKE that
+ * timed out or broke, yet ran — so they never ran (this process reports
+ * every job it ran before it takes another). Each goes back uncounted
+ * (SCRIPT_RECOVER would count the attempt, and make a job allowed one
+ * attempt dead without running). The connection was fenced on connect, so
+ * no late command can start another behind us. Not so for what an earlier
+ * process of the same id (a supervised restart) left: that may have run,
+ * crashed it, and must be counted. Returns the ids left in the list, or
+ * -1 when the connection broke. */
+static long long worker_unstart(struct worker *w)
+{
+    if (!w->wip_own) {
         redisReply *reply = redis_conn_command(&w->conn, "LLEN %s", w->wip);
         if (!reply)
             return -1;
         long long left = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
         freeReplyObject(reply);
-        if (left > 0 &&
-            recover_self(w, w->conn.connects > 1 ? REASON_RECONNECT : REASON_RESTART) != 0)
+        return left;
+    }
+    redisReply *ids = redis_conn_command(&w->conn, "LRANGE %s 0 -1", w->wip);
+    if (!ids)
+        return -1;
+    long long left = 0;
+    for (size_t i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
+        const redisReply *id = ids->element[i];
+        char key[WORKER_KEY_MAX];
+        left++;
+        if (id->type != REDIS_REPLY_STRING || key_job(key, sizeof key, w->cfg->prefix, id->str) < 0)
+            continue;
+        redisReply *f = redis_conn_command(&w->conn, "HMGET %s state worker attempts", key);
+        if (!f)
+            goto err;
+        bool ours = f->type == REDIS_REPLY_ARRAY && f->elements == 3;
+        for (size_t k = 0; ours && k < 3; k++)
+            ours = f->element[k]->type == REDIS_REPLY_STRING;
+        ours = ours && strcmp(f->element[0]->str, "running") == 0 && strcmp(f->element[1]->str, w->cfg->id) == 0;
+        int rv = ours ? finish_requeue(w, id->str, f->element[2]->str) : 0;
+        freeReplyObject(f);
+        if (rv != 0)
+            goto err;
+        left -= ours;
+    }
+    freeReplyObject(ids);
+    return left;
+err:
+    freeReplyObject(ids);
+    return -1;
+}
+
+/* After every (re)connect: hand back whatever a lost BLMOVE, START, TAKE or
+ * FINISH_TAKE left in our wip list (unless we hold that job and will finish
+ * it), then register. Returns 0, or -1 when the connection broke again. */
+static int worker_on_connect(struct worker *w)
+{
+    if (!w->holding) {
+        long long left = worker_unstart(w);
+        if (left < 0)
             return -1;
+        if (left > 0 && recover_self(w, w->wip_own ? REASON_RECONNECT : REASON_RESTART) != 0)
+            return -1;
+        w->wip_own = true;
     }
     char score[24], host[256] = "", queues[WORKER_QUEUES_BUF];
     snprintf(score, sizeof score, "%" PRId64, job_now_us() / 1000);
@@ -223,13 +297,13 @@ static int worker_take(struct worker *w, struct held_job *h)
 }
 
 /* Every queue was empty: BLMOVE on the highest-priority one for up to
- * FETCH_BLOCK_S (lower ones are looked at again by the next TAKE), then
+ * FETCH_BLOCK_MS (lower ones are looked at again by the next TAKE), then
  * SCRIPT_START. Returns 1 with *h filled, 0 when nothing came, -1 when the
  * connection broke. */
 static int worker_wait_fetch(struct worker *w, struct held_job *h)
 {
-    redisReply *reply = redis_conn_command(&w->conn, "BLMOVE %s %s RIGHT LEFT " FETCH_BLOCK_S,
-                                           w->qkeys[0], w->wip);
+    redisReply *reply = redis_conn_blocking(&w->conn, FETCH_BLOCK_MS, "BLMOVE %s %s RIGHT LEFT %d",
+                                            w->qkeys[0], w->wip, FETCH_BLOCK_MS / 1000);
     if (!reply)
         return -1;
     if (reply->type != REDIS_REPLY_STRING) {
@@ -250,7 +324,10 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
     const char *argv[] = {w->cfg->prefix, id, w->cfg->id, now};
     reply = redis_conn_eval(&w->conn, SCRIPT_START, 4, argv, NULL);
     if (!reply) {
-        w->holding = false; /* unknown whether it started: the reconnect hands our wip back */
+        /* Unknown whether it started (a timed-out START may have run, or may
+         * still run until the reconnect fences this connection): the
+         * reconnect hands back whatever our wip list holds then. */
+        w->holding = false;
         return -1;
     }
     int rv = 0;
@@ -316,6 +393,7 @@ static int worker_finish(struct worker *w, const char *id, const char *run,
                                error, o->result ? o->result : "", o->result_json ? "json" : "text", run};
     memcpy(argv, fixed, sizeof fixed);
     bool take = next != NULL && *w->stops == 0;
+    bool retried = false; /* an attempt got no reply: it may have reached Redis */
     for (;;) {
         if (worker_ensure(w, abandon_requested) < 0) {
             log_error("result lost: Redis unreachable and told to stop", "id=%s", id);
@@ -327,10 +405,14 @@ static int worker_finish(struct worker *w, const char *id, const char *run,
             lens[i] = i == 11 ? o->result_len : strlen(argv[i]);
         redisReply *reply = redis_conn_eval(&w->conn, take ? SCRIPT_FINISH_TAKE : SCRIPT_FINISH, argc, argv, lens);
         if (!reply) {
+            /* Broken or timed out: reconnect (which fences this connection,
+             * so the lost attempt has run by then or never will) and report
+             * again: the script is idempotent. */
             if (take)
                 w->wip_dirty = true;
             take = false;
-            continue; /* broken: reconnect and report again (the script is idempotent) */
+            retried = true;
+            continue;
         }
         char q[256];
         long long done = -1;
@@ -341,6 +423,8 @@ static int worker_finish(struct worker *w, const char *id, const char *run,
             done = reply->element[0]->integer;
         if (done == 1)
             log_debug("job finished", "id=%s state=%s", id, state);
+        else if (done == 0 && retried)
+            log_info("result already stored: the attempt whose reply was lost reached Redis", "id=%s", id);
         else if (done == 0)
             log_warn("result ignored: job already terminal or gone", "id=%s", id);
         else if (done == 2)
@@ -499,7 +583,8 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     char name[REDIS_CONN_NAME_MAX], url[URL_HOST_MAX + URL_PATH_MAX + 64];
     char queues[WORKER_QUEUES_BUF];
     if (worker_keys(w) != 0 || worker_client_name(name, sizeof name, cfg->prefix, cfg->id) < 0 ||
-        redis_conn_init(&w->conn, &cfg->redis, name, "main", MAIN_COMMAND_TIMEOUT_MS) != 0) {
+        redis_conn_init(&w->conn, &cfg->redis, name, "main", (int)cfg->redis_timeout_ms,
+                        (int)cfg->redis_timeout_ms) != 0) {
         log_error("prefix, id or queue names too long", NULL);
         goto err;
     }
@@ -517,9 +602,9 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     redis_url_redact(&cfg->redis, url, sizeof url);
     queues_join(cfg, queues, sizeof queues);
     log_info("worker started", "id=%s redis=%s queues=%s tasks=%s lease_ms=%" PRId64
-             " heartbeat_ms=%" PRId64 " task_clock=%s task_nice=%d",
+             " heartbeat_ms=%" PRId64 " redis_timeout_ms=%" PRId64 " task_clock=%s task_nice=%d",
              cfg->id, url, queues, handlers_names(w->handlers), cfg->lease_ms, cfg->heartbeat_ms,
-             task_clock_name(cfg->clock), cfg->task_nice);
+             cfg->redis_timeout_ms, task_clock_name(cfg->clock), cfg->task_nice);
     int status = 0;
     bool abandoned = false;
     struct held_job cur = {0}, next = {0};

@@ -714,8 +714,11 @@ START_TEST(flags_and_redaction)
     ck_assert(rejects("\"$W\" --queues 'a,,b'", "--queues"));
     ck_assert(rejects("\"$W\" --procs 0", "--procs"));
     ck_assert(rejects("\"$W\" --task-nice 20", "--task-nice"));
+    ck_assert(rejects("\"$W\" --redis-timeout 50ms", "--redis-timeout"));
+    ck_assert(rejects("WORKER_REDIS_TIMEOUT=11m \"$W\"", "WORKER_REDIS_TIMEOUT"));
     ck_assert_int_eq(sh("\"$W\" --version | grep -q worker"), 0);
     ck_assert_int_eq(sh("\"$W\" --help | grep -q -- --heartbeat"), 0);
+    ck_assert_int_eq(sh("\"$W\" --help | grep -q -- '--redis-timeout.*WORKER_REDIS_TIMEOUT'"), 0);
     /* Redis unreachable: keeps retrying, never logs the password, and a
      * SIGTERM still ends it with 0. */
     char script[512];

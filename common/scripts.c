@@ -125,7 +125,10 @@
     "  return 0, 0, true\n" \
     "end\n"
 
-/* ARGV: prefix, max queue length, now, n, then per job (ENQUEUE_STRIDE):
+/* A registry at max_queues is swept for forgettable queues at most once a
+ * second (P..'queues:swept'), so a flood of new names costs Redis one walk
+ * of the registry a second, not one per request.
+ * ARGV: prefix, max queue length, now, n, then per job (ENQUEUE_STRIDE):
  * id, queue, ms, payload, max_attempts, notify, task, args, timeout_ms;
  * then, optionally, the most distinct queue names (none: unbounded).
  * Empty optional values are not stored. */
@@ -141,8 +144,10 @@ static const char enqueue_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "end\n"
     "if new > 0 and redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
     "  local now_ms = math.floor(tonumber(now) / 1000)\n"
-    "  for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do\n"
-    "    if not want[q] then queue_look(q, now_ms) end\n"
+    "  if redis.call('SET', P .. 'queues:swept', now_ms, 'PX', 1000, 'NX') then\n"
+    "    for _, q in ipairs(redis.call('SMEMBERS', P .. 'queues')) do\n"
+    "      if not want[q] then queue_look(q, now_ms) end\n"
+    "    end\n"
     "  end\n"
     "  if redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
     "    return redis.error_reply('QUEUES ' .. maxqs) end\n"

@@ -152,7 +152,9 @@ static void req_finish(struct api_req *r, int code, struct evbuffer *body)
     }
     if (app->draining)
         req_add_header(r, "Connection", "close");
-    if (body && conn_output_full(app, evbuffer_get_length(body))) {
+    if (body && r->route != ROUTE_METRICS && conn_output_full(app, evbuffer_get_length(body))) {
+        /* (not /metrics: it must show the overload it is asked about; its
+         * size is bounded by --max-queues) */
         /* clients that do not read already hold --max-output of answers */
         struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
         evbuffer_drain(body, evbuffer_get_length(body));

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "api/app.h"
 #include "api/conn.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define BACKOFF_FIRST_MS 50     /* first pause when descriptors run out: a close often frees one soon */
@@ -53,18 +53,11 @@ struct accept_gate {
  * are found by their evhttp. One per server process in practice. */
 static struct accept_gate *gates;
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* True when a line may be written now; *held gets how many were held back
  * before it. False counts this one as held back. */
 static bool ratelog_allowed(struct ratelog *rl, long *held)
 {
-    int64_t now = mono_us();
+    int64_t now = clock_mono_us();
     if (now < rl->next_us) {
         rl->held++;
         return false;
@@ -151,7 +144,7 @@ static void gate_error_cb(struct evconnlistener *lev, void *http)
     g->paused |= PAUSE_FDS;
     evconnlistener_disable(lev);
     {
-        struct timeval tv = {(time_t)(g->backoff_ms / 1000), (suseconds_t)(g->backoff_ms % 1000 * 1000)};
+        struct timeval tv = clock_ms_timeval(g->backoff_ms);
         evtimer_add(g->retry, &tv);
     }
     if (ratelog_allowed(&g->fail_log, &held))

@@ -14,6 +14,8 @@
 #include "api/app.h"
 #include "api/framing.h"
 #include "api/req.h"
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "common/log.h"
 
 #define CONN_SWEEP_MS 500 /* how soon a closed connection evhttp did not report stops counting */
@@ -184,7 +186,7 @@ static void guard_track(struct conn_guard *g, struct evhttp_connection *evcon)
 
 static void sweep_soon(struct conn_table *t)
 {
-    struct timeval tv = {0, CONN_SWEEP_MS * 1000};
+    struct timeval tv = clock_ms_timeval(CONN_SWEEP_MS);
     if (!evtimer_pending(t->sweep, NULL))
         evtimer_add(t->sweep, &tv);
 }
@@ -217,7 +219,7 @@ static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 static void conn_arm(struct conn_guard *g)
 {
     int64_t ms = g->t->app->cfg.header_timeout_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    struct timeval tv = clock_ms_timeval(ms);
     evtimer_add(g->timer, &tv);
 }
 
@@ -331,7 +333,7 @@ static void guard_answer_close(struct conn_guard *g, struct evbuffer *in, const 
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %s\r\nContent-Type: application/json\r\n%sConnection: close\r\n"
                         "Content-Length: %zu\r\n\r\n",
-                        status, status[0] == '5' ? "Retry-After: 1\r\n" : "", strlen(error));
+                        status, status[0] == '5' ? "Retry-After: " DEFAULTS_RETRY_AFTER_S "\r\n" : "", strlen(error));
     evutil_socket_t fd = bufferevent_getfd(g->bev_metered);
     g->t->in_total -= g->in_held;
     g->in_held = 0;
@@ -349,7 +351,7 @@ static void guard_refuse(struct conn_guard *g, struct evbuffer *in)
 {
     struct conn_table *t = g->t;
     char error[256];
-    int64_t now = req_now_us();
+    int64_t now = clock_mono_us();
     snprintf(error, sizeof error,
              "{\"error\":\"request bodies in progress hold over --max-body-total (%ld bytes): retry later\"}\n",
              t->app->cfg.max_body_total);

@@ -9,6 +9,7 @@
 #include "api/pool.h"
 #include "api/req.h"
 #include "api/serial.h"
+#include "common/defaults.h"
 #include "common/job.h"
 #include "common/task.h"
 
@@ -94,7 +95,7 @@ void cpu_handle(struct api_req *r)
     if (strcmp(m, "inline") == 0) {
         struct cpu_work *w = calloc(1, sizeof *w);
         if (w == NULL) {
-            req_reply_error(r, 503, "out of memory");
+            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
             goto out;
         }
         w->r = r;
@@ -102,12 +103,12 @@ void cpu_handle(struct api_req *r)
         w->clock = r->app->clock;
         if (serial_submit(r->app->serial, cpu_inline_run, w) != 0) {
             free(w);
-            req_reply_error(r, 503, "out of memory");
+            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         }
     } else if (strcmp(m, "thread") == 0) {
         struct cpu_work *w = calloc(1, sizeof *w);
         if (w == NULL) {
-            req_reply_error(r, 503, "out of memory");
+            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
             goto out;
         }
         w->r = r;
@@ -115,7 +116,7 @@ void cpu_handle(struct api_req *r)
         w->clock = r->app->clock;
         if (pool_submit(r->app->pool, cpu_work_run, cpu_work_done, w) != 0) {
             free(w);
-            req_reply_error(r, 503, "out of memory");
+            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
             goto out;
         }
         r->data = w;

@@ -10,12 +10,12 @@
 #include "api/rconn.h"
 #include "api/req.h"
 #include "api/waiters.h"
+#include "common/defaults.h"
 #include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
 
 #define WAIT_MAX_S 300.0             /* a long-poll longer than 5 minutes belongs to a webhook */
-#define RETRY_AFTER_S "1"
 
 /* How a request that waits for a job ends. */
 enum wait_kind {
@@ -57,7 +57,7 @@ static void reply_no_job(struct api_req *r, const char *why)
 
 void jobs_reply_unavailable(struct api_req *r)
 {
-    req_add_header(r, "Retry-After", RETRY_AFTER_S);
+    req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
     const char *refused = r->app->redis ? rconn_refused(r->app->redis) : "";
     const char *why = r->app->redis ? rconn_down_reason(r->app->redis) : "";
     if (refused[0])
@@ -226,7 +226,7 @@ static void reply_enqueue_unknown(struct job_req *jr)
     body = json_pack("{s:s+++,s:s,s:o*}", "error", "redis did not confirm the enqueue (",
                      why[0] ? why : "connection lost", "): the jobs may or may not exist; GET /jobs/{id} ",
                      "for each id tells, before retrying", "outcome", "unknown", "ids", ids);
-    req_add_header(r, "Retry-After", RETRY_AFTER_S);
+    req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
     req_reply_json(r, 503, body);
 }
 
@@ -240,11 +240,11 @@ static void enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         cancel_wait(jr);
         if (reply && strncmp(reply->str, "FULL ", 5) == 0) {
-            req_add_header(r, "Retry-After", RETRY_AFTER_S);
+            req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
             req_reply_error(r, 429, "queue %s is over --max-queue (%ld jobs)", reply->str + 5,
                             r->app->cfg.max_queue);
         } else if (reply && strncmp(reply->str, "QUEUES ", 7) == 0) {
-            req_add_header(r, "Retry-After", RETRY_AFTER_S);
+            req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
             req_reply_error(r, 429,
                             "a new queue name would pass --max-queues (%ld distinct queues); a queue with nothing "
                             "queued or dead for a minute is forgotten",
@@ -380,7 +380,7 @@ static void enqueue_start(struct api_req *r, const struct job_spec *specs, size_
     return;
 oom:
     job_req_free(jr);
-    req_reply_error(r, 503, "out of memory");
+    req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
 }
 
 void jobs_handle_post(struct api_req *r)
@@ -403,7 +403,7 @@ void jobs_handle_post(struct api_req *r)
     }
     body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     if (len && body == NULL) {
-        req_reply_error(r, 503, "out of memory");
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         return;
     }
     if (job_parse_body(body, len, &specs, &n, &batch, err, sizeof err) != 0) {
@@ -517,7 +517,7 @@ void jobs_handle_get(struct api_req *r)
         jr->ids = calloc(1, sizeof *jr->ids);
     if (jr == NULL || jr->ids == NULL) {
         job_req_free(jr);
-        req_reply_error(r, 503, "out of memory");
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         return;
     }
     jr->r = r;
@@ -527,7 +527,7 @@ void jobs_handle_get(struct api_req *r)
     jr->w = waiters_add(app->waiters, r->id, wait_ms, wait_done_fn, jr);
     if (jr->w == NULL) {
         job_req_free(jr);
-        req_reply_error(r, 503, "out of memory");
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         return;
     }
     r->data = jr;

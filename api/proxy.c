@@ -12,6 +12,8 @@
 #include "api/pool.h"
 #include "api/req.h"
 #include "api/serial.h"
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "common/log.h"
 
 #define PROXY_BODY_MAX (16 * 1024 * 1024) /* an upstream answer larger than this is a fault, not data */
@@ -194,7 +196,7 @@ static int proxy_timer_fn(CURLM *multi, long timeout_ms, void *userp)
     if (timeout_ms < 0) {
         evtimer_del(p->timer);
     } else {
-        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        struct timeval tv = clock_ms_timeval(timeout_ms);
         evtimer_add(p->timer, &tv);
     }
     return 0;
@@ -316,7 +318,7 @@ err:
         curl_easy_cleanup(easy);
     if (x)
         xfer_free(x);
-    req_reply_error(r, 503, "out of memory");
+    req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
 }
 
 /* mode=blocking: the whole transfer on the loop, as a 1-thread server would. */
@@ -340,7 +342,7 @@ static void proxy_run_blocking(struct proxy *p, struct api_req *r)
     if (x == NULL || serial_submit(r->app->serial, proxy_blocking_run, x) != 0) {
         if (x)
             xfer_free(x);
-        req_reply_error(r, 503, "out of memory");
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
     }
 }
 
@@ -372,7 +374,7 @@ static void thread_work(void *arg)
             if (easy)
                 curl_easy_cleanup(easy);
             x->result = CURLE_OUT_OF_MEMORY;
-            snprintf(x->errbuf, sizeof x->errbuf, "out of memory");
+            snprintf(x->errbuf, sizeof x->errbuf, MSG_OUT_OF_MEMORY);
             return;
         }
     }
@@ -412,7 +414,7 @@ void proxy_handle_io(struct proxy *p, struct api_req *r)
         if (x == NULL || pool_submit(r->app->pool, thread_work, thread_done, x) != 0) {
             if (x)
                 xfer_free(x);
-            req_reply_error(r, 503, "out of memory");
+            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         } else {
             r->data = x;
             req_on_gone(r, thread_gone);

@@ -8,9 +8,12 @@
 #include "api/app.h"
 #include "api/rconn.h"
 #include "api/req.h"
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "common/job.h"
 
-#define WORKER_ALIVE_WINDOW_MS "10000" /* the workers' default lease: older heartbeats are not "alive" */
+/* The workers' default lease: older heartbeats are not "alive". */
+#define WORKER_ALIVE_WINDOW_MS DEFAULTS_STR(DEFAULTS_LEASE_MS)
 
 struct qstats_caller {
     qstats_fn *fn;
@@ -112,7 +115,7 @@ static void qstats_fetched_cb(redisAsyncContext *ac, void *rep, void *priv)
     }
     view_clear(&qs->view);
     qs->view = fresh;
-    qs->fetched_us = req_now_us();
+    qs->fetched_us = clock_mono_us();
     qstats_answer(qs, &qs->view);
 }
 
@@ -121,7 +124,7 @@ void qstats_get(struct qstats *qs, qstats_fn *fn, void *arg)
     struct app *app = qs->app;
     char now[24];
     const char *argv[3] = {app->cfg.prefix, now, WORKER_ALIVE_WINDOW_MS};
-    if (qs->view.body && req_now_us() - qs->fetched_us < QSTATS_MAX_AGE_MS * 1000) {
+    if (qs->view.body && clock_mono_us() - qs->fetched_us < QSTATS_MAX_AGE_MS * 1000) {
         fn(arg, &qs->view);
         return;
     }

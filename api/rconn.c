@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/job.h"
 #include "common/log.h"
 
@@ -67,7 +67,7 @@ static void rconn_connect(struct rconn *rc);
 
 static void rconn_schedule_retry(struct rconn *rc)
 {
-    struct timeval tv = {rc->backoff_ms / 1000, (rc->backoff_ms % 1000) * 1000};
+    struct timeval tv = clock_ms_timeval(rc->backoff_ms);
     rc->state = RCONN_IDLE;
     evtimer_add(rc->retry_ev, &tv);
     rc->backoff_ms *= 2;
@@ -80,13 +80,6 @@ static void rconn_retry_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rconn_connect(arg);
-}
-
-static int64_t rconn_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void rconn_lost(struct rconn *rc, const char *why)
@@ -141,7 +134,7 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     rc->state = RCONN_READY;
     rc->down_why[0] = '\0';
     rc->down_deadline = false;
-    rc->progress_ms = rconn_now_ms();
+    rc->progress_ms = clock_mono_ms();
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
     log_info("redis connected", "conn=%s redis=%s", rc->name, rc->redacted);
     rc->was_ready = true;
@@ -193,7 +186,7 @@ static void rconn_call_cb(redisAsyncContext *ac, void *reply, void *priv)
     struct rconn_call *call = priv;
     struct rconn *rc = call->rc;
     rc->pending--;
-    rc->progress_ms = rconn_now_ms();
+    rc->progress_ms = clock_mono_ms();
     if (call->cb)
         call->cb(ac, reply, call->priv);
     free(call);
@@ -216,7 +209,7 @@ static int rconn_send(struct rconn *rc, redisCallbackFn *cb, void *priv, int arg
         return -1;
     }
     if (rc->pending++ == 0)
-        rc->progress_ms = rconn_now_ms();
+        rc->progress_ms = clock_mono_ms();
     return 0;
 }
 
@@ -242,7 +235,7 @@ static void rconn_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
     static const char *ping[] = {"PING"};
     struct rconn *rc = arg;
-    int64_t waited = rconn_now_ms() - rc->progress_ms;
+    int64_t waited = clock_mono_ms() - rc->progress_ms;
     (void)fd;
     (void)what;
     if (rc->ac == NULL || rc->closing || rc->hung)
@@ -358,7 +351,7 @@ static void rconn_connect(struct rconn *rc)
     rc->generation++;
     rc->ac = ac;
     rc->state = RCONN_CONNECTING;
-    rc->progress_ms = rconn_now_ms(); /* connect and setup share one deadline */
+    rc->progress_ms = clock_mono_ms(); /* connect and setup share one deadline */
     redisAsyncSetConnectCallback(ac, rconn_connect_cb);
     redisAsyncSetDisconnectCallback(ac, rconn_disconnect_cb);
 }
@@ -404,7 +397,7 @@ int rconn_set_timeout(struct rconn *rc, int64_t timeout_ms)
         tick = RCONN_WATCH_MIN_MS;
     if (tick > RCONN_WATCH_MAX_MS)
         tick = RCONN_WATCH_MAX_MS;
-    tv = (struct timeval){(time_t)(tick / 1000), (suseconds_t)(tick % 1000) * 1000};
+    tv = clock_ms_timeval(tick);
     rc->timeout_ms = timeout_ms;
     if (rc->watch_ev == NULL)
         rc->watch_ev = event_new(rc->base, -1, EV_PERSIST, rconn_watch_cb, rc);

@@ -11,19 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/app.h"
 #include "api/conn.h"
 #include "api/metrics.h"
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "common/job.h"
-
-int64_t req_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* evhttp calls this while freeing the connection: only record the fact and
  * defer the handler's reaction to the loop. */
@@ -57,7 +51,7 @@ struct api_req *req_new(struct app *app, struct evhttp_request *req, enum route 
     r->app = app;
     r->req = req;
     r->route = route;
-    r->start_us = req_now_us();
+    r->start_us = clock_mono_us();
     r->conn = evhttp_request_get_connection(req);
     if (r->conn) {
         evhttp_connection_set_closecb(r->conn, req_closed_cb, r);
@@ -145,7 +139,7 @@ void req_add_header(struct api_req *r, const char *name, const char *value)
 static void req_finish(struct api_req *r, int code, struct evbuffer *body)
 {
     struct app *app = r->app;
-    metrics_observe(app->metrics, r->route, code, req_now_us() - r->start_us);
+    metrics_observe(app->metrics, r->route, code, clock_mono_us() - r->start_us);
     if (r->conn) {
         evhttp_connection_set_closecb(r->conn, NULL, NULL);
         conn_request_done(app, r->conn);
@@ -164,7 +158,7 @@ static void req_finish(struct api_req *r, int code, struct evbuffer *body)
                             app->cfg.max_output);
         evhttp_remove_header(h, "Content-Type");
         evhttp_add_header(h, "Content-Type", "application/json");
-        evhttp_add_header(h, "Retry-After", "1");
+        evhttp_add_header(h, "Retry-After", DEFAULTS_RETRY_AFTER_S);
         code = 503;
     }
     evhttp_send_reply(r->req, code, NULL, body);

@@ -58,6 +58,4 @@ char *req_query(struct api_req *r, const char *name);
  * Returns 0 when absent (ms = 0) or valid, -1 when invalid. */
 int req_wait_ms(struct api_req *r, double max_s, int64_t *ms);
 
-int64_t req_now_us(void);
-
 #endif

@@ -31,7 +31,9 @@
 #include "api/route.h"
 #include "api/serial.h"
 #include "api/waiters.h"
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
@@ -144,7 +146,7 @@ static void metrics_reply_fn(void *arg, const struct qstats_view *v)
         .body_refused = cb.refused,
     };
     if (out == NULL) {
-        req_reply_error(r, 503, "out of memory");
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         return;
     }
     metrics_render(app->metrics, &g, v ? v->prom : NULL, out);
@@ -236,7 +238,7 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
         return;
     }
     if (m.route != ROUTE_METRICS && app->inflight > app->cfg.max_inflight) {
-        req_add_header(r, "Retry-After", "1");
+        req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
         req_reply_error(r, 503, "over --max-inflight (%ld requests in flight)", app->cfg.max_inflight);
         return;
     }
@@ -317,7 +319,7 @@ struct lag_probe {
 static void lag_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct lag_probe *lp = arg;
-    int64_t now = req_now_us();
+    int64_t now = clock_mono_us();
     (void)fd;
     (void)what;
     if (lp->expect_us)
@@ -339,16 +341,16 @@ static void drain_tick_cb(evutil_socket_t fd, short what, void *arg)
     struct drain *d = arg;
     (void)fd;
     (void)what;
-    if (d->app->inflight > 0 && req_now_us() >= d->deadline_us && !d->waits_ended &&
+    if (d->app->inflight > 0 && clock_mono_us() >= d->deadline_us && !d->waits_ended &&
         waiters_count(d->app->waiters) > 0) {
         /* long-polls still open: each answers with its job as it stands rather than being cut */
         log_info("grace period over: answering long-polls", "waiters=%ld", waiters_count(d->app->waiters));
         d->waits_ended = true;
         waiters_expire_all(d->app->waiters);
-        d->deadline_us = req_now_us() + DRAIN_ANSWER_MS * 1000;
+        d->deadline_us = clock_mono_us() + DRAIN_ANSWER_MS * 1000;
         return;
     }
-    if (d->app->inflight <= 0 || req_now_us() >= d->deadline_us) {
+    if (d->app->inflight <= 0 || clock_mono_us() >= d->deadline_us) {
         if (d->app->inflight > 0)
             log_warn("grace period over", "inflight=%ld", d->app->inflight);
         event_base_loopexit(d->app->base, NULL);
@@ -373,7 +375,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         evhttp_del_accept_socket(app->http, app->bound); /* stop accepting */
         app->bound = NULL;
     }
-    d->deadline_us = req_now_us() + app->cfg.grace_ms * 1000;
+    d->deadline_us = clock_mono_us() + app->cfg.grace_ms * 1000;
     event_add(d->tick, &tick);
 }
 
@@ -428,7 +430,7 @@ int server_run(const struct api_config *cfg, int fd)
     evhttp_set_max_body_size(app.http, cfg->max_body * 2);
     evhttp_set_max_headers_size(app.http, MAX_HEADERS_SIZE);
     {
-        struct timeval idle = {cfg->idle_timeout_ms / 1000, (cfg->idle_timeout_ms % 1000) * 1000};
+        struct timeval idle = clock_ms_timeval(cfg->idle_timeout_ms);
         evhttp_set_timeout_tv(app.http, &idle);
     }
     evhttp_set_gencb(app.http, server_request_cb, &app);

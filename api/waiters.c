@@ -8,6 +8,7 @@
 #include "api/app.h"
 #include "api/jobs.h"
 #include "api/rconn.h"
+#include "common/clock.h"
 #include "common/job.h"
 #include "common/jobid.h"
 
@@ -70,7 +71,7 @@ static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 struct waiter *waiters_add(struct waiters *ws, const char *id, int64_t timeout_ms, waiter_fn *fn, void *arg)
 {
     struct waiter *w;
-    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
+    struct timeval tv = clock_ms_timeval(timeout_ms);
     unsigned b;
     if (ws == NULL) /* shutting down: the set is gone */
         return NULL;

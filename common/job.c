@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/errmsg.h"
 
 static const char *const state_names[] = {
@@ -109,7 +110,7 @@ static int field_args(json_t *val, struct job_spec *s, char *err, size_t errlen)
 {
     char *text = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text == NULL)
-        return errmsg_fail(err, errlen, "out of memory");
+        return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     free(s->args);
     s->args = text;
     s->args_len = strlen(text);
@@ -163,7 +164,7 @@ static int spec_from_object(json_t *obj, struct job_spec *s, const char *prefix,
                                    prefix, JOB_PAYLOAD_MAX);
             char *copy = malloc(len + 1);
             if (copy == NULL)
-                return errmsg_fail(err, errlen, "out of memory");
+                return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
             memcpy(copy, json_string_value(val), len + 1);
             free(s->payload);
             s->payload = copy;
@@ -239,14 +240,14 @@ int job_parse_body(const char *buf, size_t len, struct job_spec **out, size_t *n
 
     specs = calloc(count, sizeof *specs); /* zeroed: job_specs_free can free any prefix */
     if (specs == NULL) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         goto err;
     }
     for (size_t i = 0; i < count; i++) {
         char prefix[32] = "";
         json_t *obj = batch ? json_array_get(root, i) : root;
         if (spec_init(&specs[i]) < 0) {
-            errmsg_fail(err, errlen, "out of memory");
+            errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
             goto err;
         }
         if (obj == NULL)

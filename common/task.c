@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 /* Rounds between two clock reads. One round is a few ns, so a chunk is tens
  * of microseconds: the task overshoots `ms` by at most that, while the clock
  * reads (a syscall for the thread CPU clock) stay well under 1 % of the work. */
@@ -36,13 +38,6 @@ static uint64_t task_rounds(uint64_t x, uint64_t n)
         x ^= x >> 31;
     }
     return x;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int task_clock_parse(const char *s, enum task_clock *out)
@@ -87,8 +82,8 @@ void task_run_cancellable(int ms, enum task_clock clock, const void *payload, si
                           const atomic_int *cancel, struct task_result *out)
 {
     clockid_t id = clock == TASK_CLOCK_WALL ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
-    int64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    int64_t wall0 = clock_ns(CLOCK_MONOTONIC);
+    int64_t cpu0 = clock_id_ns(CLOCK_THREAD_CPUTIME_ID);
+    int64_t wall0 = clock_id_ns(CLOCK_MONOTONIC);
     int64_t budget_ns = (int64_t)(ms > 0 ? ms : 0) * 1000000;
     int64_t deadline = (id == CLOCK_MONOTONIC ? wall0 : cpu0) + budget_ns;
     uint64_t x = task_seed(payload, payload ? len : 0);
@@ -96,12 +91,12 @@ void task_run_cancellable(int ms, enum task_clock clock, const void *payload, si
     while (ms > 0) {
         x = task_rounds(x, TASK_CHUNK);
         n += TASK_CHUNK;
-        if (clock_ns(id) >= deadline ||
+        if (clock_id_ns(id) >= deadline ||
             (cancel && atomic_load_explicit(cancel, memory_order_relaxed)))
             break;
     }
     out->digest = x;
     out->iterations = n;
-    out->cpu_ms = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1e6;
-    out->wall_ms = (double)(clock_ns(CLOCK_MONOTONIC) - wall0) / 1e6;
+    out->cpu_ms = (double)(clock_id_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1e6;
+    out->wall_ms = (double)(clock_id_ns(CLOCK_MONOTONIC) - wall0) / 1e6;
 }

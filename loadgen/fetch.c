@@ -6,6 +6,8 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "common/errmsg.h"
 #include "loadgen/http_client.h"
 #include "loadgen/request.h"
@@ -57,16 +59,16 @@ int fetch_get(const struct http_url *url, int64_t timeout_ms, struct fetch_resul
     st.base = event_base_new();
     scratch = malloc(CONN_READ_BUF);
     if (st.base == NULL || scratch == NULL) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         goto err;
     }
     c = conn_new(st.base, (struct sockaddr *)&addr, addrlen, scratch, fetch_on_done, &st);
     if (c == NULL) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         goto err;
     }
     conn_send(c, req.buf, req.len, false, true);
-    struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000), .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+    struct timeval tv = clock_ms_timeval(timeout_ms);
     event_base_loopexit(st.base, &tv);
     event_base_dispatch(st.base);
     if (!st.done)
@@ -76,7 +78,7 @@ int fetch_get(const struct http_url *url, int64_t timeout_ms, struct fetch_resul
         errmsg_fail(err, errlen, "GET %s:%d%s: %s", url->host, url->port, url->path,
                     st.err == CONN_ERR_CONNECT ? "cannot connect" : "connection failed");
     else if (st.oom)
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     else
         rc = 0;
 err:

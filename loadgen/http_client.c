@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loadgen/sys.h"
+#include "common/clock.h"
+
 
 struct conn {
     enum conn_state state;
@@ -138,7 +139,7 @@ static void conn_finish(struct conn *c, enum conn_error err)
     if (err != CONN_OK) {
         conn_close(c);
         if (err == CONN_ERR_CONNECT)
-            c->retry_at_ns = sys_now_ns() + (uint64_t)CONN_RECONNECT_DELAY_MS * 1000000u;
+            c->retry_at_ns = clock_mono_ns() + (uint64_t)CONN_RECONNECT_DELAY_MS * 1000000u;
     } else if (!c->parser.keep_alive) {
         conn_close(c);
     } else {
@@ -222,11 +223,11 @@ int conn_send(struct conn *c, const char *req, size_t len, bool head, bool captu
             conn_fail_later(c, CONN_ERR_WRITE);
         return 0;
     }
-    uint64_t now = sys_now_ns();
+    uint64_t now = clock_mono_ns();
     if (now < c->retry_at_ns) {
         c->state = CONN_BACKOFF;
         uint64_t wait_us = (c->retry_at_ns - now) / 1000;
-        struct timeval tv = {.tv_sec = (time_t)(wait_us / 1000000), .tv_usec = (suseconds_t)(wait_us % 1000000)};
+        struct timeval tv = clock_us_timeval(wait_us);
         evtimer_add(c->ev_timer, &tv);
         return 0;
     }

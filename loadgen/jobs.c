@@ -11,7 +11,9 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/errmsg.h"
 #include "common/hist.h"
 #include "common/job.h"
@@ -22,7 +24,6 @@
 #include "loadgen/report.h"
 #include "loadgen/request.h"
 #include "loadgen/run.h"
-#include "loadgen/sys.h"
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
@@ -259,7 +260,7 @@ static void slot_on_done(struct conn *c, enum conn_error err, const struct http_
 {
     (void)c;
     struct jslot *s = arg;
-    uint64_t now = sys_now_ns();
+    uint64_t now = clock_mono_ns();
     s->busy = false;
     if (s->role == ROLE_SUBMIT)
         on_submitted(s, err, p, now);
@@ -286,7 +287,7 @@ static int jobs_build_post(const struct jobs *j, size_t count, struct request *o
     size_t len;
     char *body = jobbody_batch(j->job_json, j->job_json_len, count, &len);
     if (body == NULL)
-        return errmsg_fail(err, errlen, "out of memory");
+        return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     int rc = request_build(out, "POST", &j->post_url, hdr, 1, body, len, err, errlen);
     free(body);
     return rc;
@@ -401,7 +402,7 @@ static void jobs_pump(struct jobs *j, uint64_t now)
     if (o->rate > 0 && j->next_submit < n) {
         uint64_t t = jobs_intended(j, j->next_submit);
         uint64_t us = t > now ? (t - now + 999) / 1000 : 0;
-        struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+        struct timeval tv = clock_us_timeval(us);
         evtimer_add(j->ev_sched, &tv);
     }
     if (j->final >= n)
@@ -412,7 +413,7 @@ static void jobs_on_sched(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    jobs_pump(arg, sys_now_ns());
+    jobs_pump(arg, clock_mono_ns());
 }
 
 static void jobs_on_tick(evutil_socket_t fd, short what, void *arg)
@@ -420,7 +421,7 @@ static void jobs_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct jobs *j = arg;
-    uint64_t now = sys_now_ns();
+    uint64_t now = clock_mono_ns();
     if (now >= j->deadline_ns) {
         j->timed_out = true;
         event_base_loopbreak(j->base);
@@ -462,7 +463,7 @@ static int jobs_init(struct jobs *j, const struct jobs_opts *o, char *err, size_
                          .queue = o->queue};
     j->job_json = jobbody_object(&jb, &j->job_json_len);
     if (j->job_json == NULL)
-        return errmsg_fail(err, errlen, "out of memory");
+        return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     /* Every POST but perhaps the last carries this many jobs. */
     j->full_count = o->rate > 0 ? 1 : (size_t)lmin(o->batch, o->n);
     if (jobs_build_post(j, j->full_count, &j->full_req, err, errlen) != 0)
@@ -473,7 +474,7 @@ static int jobs_init(struct jobs *j, const struct jobs_opts *o, char *err, size_
     j->slots = calloc((size_t)o->conns * 2, sizeof *j->slots);
     j->base = event_base_new();
     if (j->recs == NULL || j->pollq == NULL || j->scratch == NULL || j->slots == NULL || j->base == NULL)
-        return errmsg_fail(err, errlen, "out of memory");
+        return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     for (long i = 0; i < o->n; i++)
         j->recs[i].outcome = "unsubmitted";
     for (int i = 0; i < (int)o->conns * 2; i++) {
@@ -482,7 +483,7 @@ static int jobs_init(struct jobs *j, const struct jobs_opts *o, char *err, size_
         s->role = i < o->conns ? ROLE_SUBMIT : ROLE_WAIT;
         s->conn = conn_new(j->base, (struct sockaddr *)&j->addr, j->addrlen, j->scratch, slot_on_done, s);
         if (s->conn == NULL)
-            return errmsg_fail(err, errlen, "out of memory");
+            return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         j->nslots++;
     }
     struct timeval tick = {0, JOBS_TICK_MS * 1000};
@@ -723,7 +724,7 @@ int jobs_main(int argc, char **argv)
         fprintf(stderr, "loadgen jobs: %s\n", err);
         goto out;
     }
-    j.t0_ns = sys_now_ns();
+    j.t0_ns = clock_mono_ns();
     j.deadline_ns = j.t0_ns + (uint64_t)timeout_ms * NS_PER_MS;
     jobs_pump(&j, j.t0_ns);
     if (j.final < (size_t)o.n)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/errmsg.h"
 
 /* RFC 9110 tchar: what a method or header name may contain. */
@@ -77,7 +78,7 @@ int request_build(struct request *out, const char *method, const struct http_url
     size_t cap = mlen + strlen(url->path) + strlen(url->hostport) + hlen + body_len + 256;
     char *buf = malloc(cap);
     if (buf == NULL) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         return -1;
     }
     size_t len = (size_t)snprintf(buf, cap, "%s %s HTTP/1.1\r\n", method, url->path);

@@ -13,10 +13,11 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
+#include "common/defaults.h"
 #include "common/errmsg.h"
 #include "common/hist.h"
 #include "loadgen/http_client.h"
-#include "loadgen/sys.h"
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
@@ -149,7 +150,7 @@ static void slot_on_done(struct conn *c, enum conn_error err, const struct http_
     (void)c;
     struct slot *s = arg;
     struct loop *l = s->loop;
-    uint64_t now = sys_now_ns();
+    uint64_t now = clock_mono_ns();
     slot_release(s, now);
     if (err == CONN_OK)
         loop_record_response(l, s, p, now);
@@ -182,7 +183,7 @@ static void loop_dispatch(struct loop *l, uint64_t now)
         uint64_t t = loop_intended(l, l->started);
         if (t > now) {
             uint64_t us = (t - now + 999) / 1000;
-            struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+            struct timeval tv = clock_us_timeval(us);
             evtimer_add(l->ev_sched, &tv);
         }
         /* else: due but every connection is busy; the next one to free up takes it */
@@ -224,7 +225,7 @@ static void loop_stop(struct loop *l, int64_t drain_ms)
         loop_finish(l);
         return;
     }
-    struct timeval tv = {.tv_sec = (time_t)(drain_ms / 1000), .tv_usec = (suseconds_t)(drain_ms % 1000) * 1000};
+    struct timeval tv = clock_ms_timeval(drain_ms);
     evtimer_add(l->ev_drain, &tv);
 }
 
@@ -258,7 +259,7 @@ static void loop_on_sched(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct loop *l = arg;
     if (!l->stopping)
-        loop_dispatch(l, sys_now_ns());
+        loop_dispatch(l, clock_mono_ns());
 }
 
 static void loop_on_end(evutil_socket_t fd, short what, void *arg)
@@ -282,7 +283,7 @@ static void loop_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct loop *l = arg;
-    uint64_t now = sys_now_ns();
+    uint64_t now = clock_mono_ns();
     if (atomic_load_explicit(&l->run->stop, memory_order_relaxed)) {
         if (l->end_ns > now)
             l->end_ns = now;
@@ -305,7 +306,7 @@ static void loop_on_tick(evutil_socket_t fd, short what, void *arg)
 static void *loop_thread(void *arg)
 {
     struct loop *l = arg;
-    uint64_t now = sys_now_ns();
+    uint64_t now = clock_mono_ns();
     if (l->run->o->rate > 0) {
         for (int i = 0; i < l->nslots; i++)
             loop_next(l, &l->slots[i], now);
@@ -341,12 +342,6 @@ static void loop_free(struct loop *l)
     run_stats_free(&l->stats);
 }
 
-static struct timeval tv_from_ms(int64_t ms)
-{
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-    return tv;
-}
-
 /* Sets up loop l with nslots connections; its share of a count-bounded run
  * is `quota`. Returns 0 or -1 (no memory). */
 static int loop_init(struct loop *l, struct run *r, int index, int nslots, uint64_t quota)
@@ -379,7 +374,7 @@ static int loop_init(struct loop *l, struct run *r, int index, int nslots, uint6
     }
     int64_t tick_ms = o->timeout_ms / 10;
     tick_ms = tick_ms < RUN_TICK_MIN_MS ? RUN_TICK_MIN_MS : tick_ms > RUN_TICK_MAX_MS ? RUN_TICK_MAX_MS : tick_ms;
-    struct timeval tick = tv_from_ms(tick_ms);
+    struct timeval tick = clock_ms_timeval(tick_ms);
     l->ev_tick = event_new(l->base, -1, EV_PERSIST, loop_on_tick, l);
     l->ev_sched = evtimer_new(l->base, loop_on_sched, l);
     l->ev_end = evtimer_new(l->base, loop_on_end, l);
@@ -419,11 +414,10 @@ static void run_monitor(struct run *r)
 {
     uint64_t last_print = r->t0_ns;
     while (atomic_load(&r->running) > 0) {
-        struct timespec ts = {0, RUN_MONITOR_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(RUN_MONITOR_MS);
         if (r->o->interrupted != NULL && *r->o->interrupted)
             atomic_store(&r->stop, true);
-        uint64_t now = sys_now_ns();
+        uint64_t now = clock_mono_ns();
         if (r->o->progress && now - last_print >= NS_PER_S) {
             run_print_progress(r, now);
             last_print = now;
@@ -455,14 +449,14 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
     struct run r = {.o = o};
     out->latency = hist_new();
     if (out->latency == NULL) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         return -1;
     }
     int conns = o->conns < 1 ? 1 : o->conns;
     int nloops = o->threads < 1 ? 1 : o->threads > conns ? conns : o->threads;
     r.loops = calloc((size_t)nloops, sizeof *r.loops);
     if (r.loops == NULL) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         return -1;
     }
     r.nloops = nloops;
@@ -480,9 +474,9 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
         }
     }
 
-    r.t0_ns = sys_now_ns();
+    r.t0_ns = clock_mono_ns();
     if (o->total == 0 && o->duration_ms > 0) {
-        struct timeval d = tv_from_ms(o->duration_ms);
+        struct timeval d = clock_ms_timeval(o->duration_ms);
         for (int i = 0; i < nloops; i++) {
             r.loops[i].end_ns = r.t0_ns + (uint64_t)o->duration_ms * NS_PER_MS;
             evtimer_add(r.loops[i].ev_end, &d);

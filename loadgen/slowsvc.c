@@ -22,7 +22,9 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "common/url.h"
@@ -162,7 +164,7 @@ static void slowsvc_on_request(struct evhttp_request *req, void *arg)
     }
     struct pending *p = calloc(1, sizeof *p);
     if (p == NULL) {
-        log_error("out of memory", NULL);
+        log_error(MSG_OUT_OF_MEMORY, NULL);
         evhttp_send_error(req, 503, "Out of memory");
         return;
     }
@@ -170,7 +172,7 @@ static void slowsvc_on_request(struct evhttp_request *req, void *arg)
     p->svc = svc;
     p->status = status;
     p->close = close;
-    struct timeval tv = {.tv_sec = delay / 1000, .tv_usec = (delay % 1000) * 1000};
+    struct timeval tv = clock_ms_timeval(delay);
     const struct timeval *when = delay == svc->delay_ms && svc->common_delay != NULL ? svc->common_delay : &tv;
     if (evtimer_assign(&p->timer, svc->base, slowsvc_on_timer, p) != 0 || evtimer_add(&p->timer, when) != 0) {
         free(p);
@@ -288,7 +290,7 @@ int main(int argc, char **argv)
                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_timeout(svc.http, SLOWSVC_IDLE_TIMEOUT_S);
     evhttp_set_gencb(svc.http, slowsvc_on_request, &svc);
-    struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+    struct timeval tv = clock_ms_timeval(delay_ms);
     svc.common_delay = event_base_init_common_timeout(svc.base, &tv);
 
     int bound_port = port;

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/errmsg.h"
 #include "common/hist.h"
@@ -190,7 +191,7 @@ static void suite_discover(const struct http_url *api, struct suite_env *e, cons
  * answer JSON: nothing to wait for), at most settle_ms. */
 static void suite_settle(const struct http_url *api, int64_t settle_ms)
 {
-    uint64_t until = sys_now_ns() + (uint64_t)settle_ms * 1000000u;
+    uint64_t until = clock_mono_ns() + (uint64_t)settle_ms * 1000000u;
     for (;;) {
         json_t *q = suite_get_json(api, "/queues");
         const json_t *queues = json_object_get(q, "queues");
@@ -209,13 +210,12 @@ static void suite_settle(const struct http_url *api, int64_t settle_ms)
         json_decref(q);
         if (busy == 0 || suite_interrupted)
             return;
-        if (sys_now_ns() >= until) {
+        if (clock_mono_ns() >= until) {
             fprintf(stderr, "suite: %lld jobs still queued or running after %.0fs; going on\n", (long long)busy,
                     (double)settle_ms / 1000);
             return;
         }
-        struct timespec ts = {0, SUITE_SETTLE_POLL_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        clock_sleep_ms(SUITE_SETTLE_POLL_MS);
     }
 }
 

@@ -1,8 +1,7 @@
-/* Process setup and clocks shared by loadgen and slowsvc. */
+/* Process setup shared by loadgen and slowsvc (clocks: common/clock.h). */
 #include "loadgen/sys.h"
 
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 long sys_raise_nofile(void)
@@ -16,13 +15,6 @@ long sys_raise_nofile(void)
             return -1;
     }
     return rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30 : (long)rl.rlim_cur;
-}
-
-uint64_t sys_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int sys_cpu_count(void)

@@ -1,15 +1,12 @@
 #ifndef OFFLOAD_LOADGEN_SYS_H
 #define OFFLOAD_LOADGEN_SYS_H
-/* Process setup and clocks shared by loadgen and slowsvc. */
+/* Process setup shared by loadgen and slowsvc (clocks: common/clock.h). */
 #include <stdint.h>
 
 /* Raises the soft RLIMIT_NOFILE to the hard limit, so thousands of
  * connections fit. Returns the new soft limit, or -1 if it could not be read
  * or raised (the old limit then stays). */
 long sys_raise_nofile(void);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t sys_now_ns(void);
 
 /* Online CPUs, at least 1. */
 int sys_cpu_count(void);

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/defaults.h"
 #include "worker/proc_internal.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 #define DIED_WAIT_MS 100      /* a coprocess that closed a pipe gets this long to exit by itself */
 #define COPROC_FIRST_CAP 4096 /* a coprocess's first line buffer, doubled up to max_line + 1 */
@@ -27,7 +28,7 @@ int coproc_start(struct coproc *c, const struct proc_spec *s, char *err, size_t 
     spec.capture_stderr = false;
     c->buf = malloc(COPROC_FIRST_CAP);
     if (!c->buf) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, MSG_OUT_OF_MEMORY);
         return -1;
     }
     c->cap = COPROC_FIRST_CAP;
@@ -92,7 +93,7 @@ enum coproc_rv coproc_call(struct coproc *c, const char *req, size_t req_len, si
     }
     size_t need = max_line > SIZE_MAX - 1 ? SIZE_MAX : max_line + 1; /* a line and its '\n' */
     size_t off = 0, scanned = 0, nl_at = SIZE_MAX;
-    int64_t now = wclock_mono_ms();
+    int64_t now = clock_mono_ms();
     int64_t deadline = deadline_after(now, timeout_ms);
     int64_t next_abandon = now;
     for (;;) {
@@ -139,7 +140,7 @@ enum coproc_rv coproc_call(struct coproc *c, const char *req, size_t req_len, si
         if (c->p.pidfd < 0)
             until = min64(until, now + WAITPID_POLL_MS);
         int ready = poll(f, (nfds_t)nf, poll_ms(until, now));
-        now = wclock_mono_ms();
+        now = clock_mono_ms();
         if (ready == -1 && errno != EINTR)
             return coproc_lose(c, COPROC_DIED, grace_ms, status);
         if (ready <= 0) {
@@ -170,7 +171,7 @@ void coproc_stop(struct coproc *c, int64_t grace_ms)
         fd_close(&c->p.in);
         /* It should exit on stdin EOF: wait grace_ms, reading (and dropping)
          * what it still prints so a full pipe cannot block its exit. */
-        int64_t now = wclock_mono_ms();
+        int64_t now = clock_mono_ms();
         int64_t end = grace_ms > 0 ? deadline_after(now, grace_ms) : now;
         while (!proc_exited(&c->p) && now < end) {
             struct pollfd f[2];
@@ -187,7 +188,7 @@ void coproc_stop(struct coproc *c, int64_t grace_ms)
                 if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
                     fd_close(&c->p.out);
             }
-            now = wclock_mono_ms();
+            now = clock_mono_ms();
         }
     }
     proc_stop(&c->p, 0, NULL); /* reaps it, SIGKILLing it first if it is still there */

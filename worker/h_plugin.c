@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/defaults.h"
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "include/offload/plugin.h"
@@ -83,7 +84,7 @@ struct plugin_lib *plugin_lib_open(const char *path, bool init, char *err, size_
 {
     struct plugin_lib *lib = calloc(1, sizeof *lib);
     if (!lib || !(lib->path = strdup(path))) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         goto err;
     }
     lib->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);

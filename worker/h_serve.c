@@ -13,7 +13,7 @@
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "worker/kinds.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 #define SERVE_BACKOFF_FIRST_MS 100  /* a crashed coprocess is back almost at once... */
 #define SERVE_BACKOFF_MAX_MS 5000   /* ...but a crash loop does not spin the CPU */
@@ -63,7 +63,7 @@ int serve_proc_start(struct handlers *hs, struct serve_proc *sp, char *err, size
 {
     if (coproc_running(&sp->co))
         return 0;
-    int64_t wait = sp->restart_at_ms - wclock_mono_ms();
+    int64_t wait = sp->restart_at_ms - clock_mono_ms();
     if (wait > 0)
         return errmsg_fail(err, errlen, "restarting in %" PRId64 " ms", wait);
     char id_env[WORKER_ID_MAX + 32];
@@ -88,7 +88,7 @@ static void serve_restart_later(struct handlers *hs, struct serve_proc *sp, bool
     sp->backoff_ms = sp->backoff_ms == 0 ? SERVE_BACKOFF_FIRST_MS
                      : sp->backoff_ms * 2 > SERVE_BACKOFF_MAX_MS ? SERVE_BACKOFF_MAX_MS
                                                                  : sp->backoff_ms * 2;
-    sp->restart_at_ms = wclock_mono_ms() + sp->backoff_ms;
+    sp->restart_at_ms = clock_mono_ms() + sp->backoff_ms;
 }
 
 /* Waits out a restart backoff and starts the coprocess. Returns 0, 1 when
@@ -105,9 +105,9 @@ static int serve_ensure(struct handlers *hs, struct serve_proc *sp, struct task_
     while (!coproc_running(&sp->co)) {
         if (handlers_abandon(hs))
             return 1;
-        int64_t wait = sp->restart_at_ms - wclock_mono_ms();
+        int64_t wait = sp->restart_at_ms - clock_mono_ms();
         if (wait > 0) {
-            wclock_sleep_ms(wait < SERVE_WAIT_POLL_MS ? wait : SERVE_WAIT_POLL_MS);
+            clock_sleep_ms(wait < SERVE_WAIT_POLL_MS ? wait : SERVE_WAIT_POLL_MS);
             continue;
         }
         char err[512];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/defaults.h"
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "worker/kinds.h"
@@ -75,7 +76,7 @@ char **handler_words(const char *spec, char *err, size_t errlen)
     char **words = calloc(WORDS_MAX + 1, sizeof *words);
     char *cur = malloc(len + 1);
     if (!words || !cur) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         goto err;
     }
     const char *p = spec;
@@ -112,7 +113,7 @@ char **handler_words(const char *spec, char *err, size_t errlen)
         }
         words[n] = strndup(cur, o);
         if (!words[n++]) {
-            errmsg_fail(err, errlen, "out of memory");
+            errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
             goto err;
         }
     }
@@ -205,7 +206,7 @@ static int handler_add(struct handlers *hs, const char *entry, char *err, size_t
         if (h->kind == HANDLER_EXEC)
             h->argv = words;
         else if (!(h->serve = serve_for(hs, spec, words)))
-            return errmsg_fail(err, errlen, "out of memory");
+            return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     } else {
         return errmsg_fail(err, errlen, "--task %s: unknown kind \"%.*s\" (want exec, serve, plugin or burn)",
                            name, (int)klen, kind);
@@ -219,7 +220,7 @@ static int handlers_add_entry(struct handlers *hs, const char *entry, char *err,
 {
     char *copy = strdup(entry);
     if (!copy)
-        return errmsg_fail(err, errlen, "out of memory");
+        return errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
     int rv = 0;
     char *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line && rv == 0; line = strtok_r(NULL, "\n", &save)) {
@@ -251,7 +252,7 @@ struct handlers *handlers_new(const struct worker_config *cfg, volatile sig_atom
 {
     struct handlers *hs = calloc(1, sizeof *hs);
     if (!hs) {
-        errmsg_fail(err, errlen, "out of memory");
+        errmsg_fail(err, errlen, MSG_OUT_OF_MEMORY);
         return NULL;
     }
     hs->cfg = cfg;

@@ -6,7 +6,7 @@
 
 #include "common/job.h"
 #include "common/log.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 static bool hb_should_stop(void *arg)
 {
@@ -35,7 +35,7 @@ static int beat(struct heartbeat *hb)
 /* Sleeps until the monotonic deadline or heartbeat_stop, whichever is first. */
 static void wait_until(struct heartbeat *hb, int64_t deadline_ms)
 {
-    struct timespec ts = wclock_deadline(deadline_ms - wclock_mono_ms());
+    struct timespec ts = clock_deadline(deadline_ms - clock_mono_ms());
     pthread_mutex_lock(&hb->mu);
     while (!atomic_load(&hb->stop) && pthread_cond_timedwait(&hb->wake, &hb->mu, &ts) == 0) {
     }
@@ -50,7 +50,7 @@ static void *heartbeat_main(void *arg)
         int c = redis_conn_ensure(&hb->conn, hb_should_stop, hb);
         if (c < 0)
             break;
-        int64_t now = wclock_mono_ms();
+        int64_t now = clock_mono_ms();
         if (c == 1)
             next_beat = now; /* beat at once after every (re)connect */
         if (now >= next_beat) {
@@ -80,7 +80,7 @@ int heartbeat_start(struct heartbeat *hb, const struct worker_config *cfg)
                         (int)cfg->redis_timeout_ms) != 0)
         return -1;
     reaper_init(&hb->reaper, cfg);
-    if (wclock_cond_init(&hb->wake) != 0)
+    if (clock_cond_init(&hb->wake) != 0)
         return -1;
     if (pthread_mutex_init(&hb->mu, NULL) != 0)
         goto err;

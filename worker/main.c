@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/log.h"
 #include "common/url.h"
 #include "worker/handler.h"
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
     const char *redis = "redis://127.0.0.1:6379", *queues = "default", *clock = "cpu";
     const char *prefix = "offload:", *id = NULL;
     long procs = 1, task_nice = 0;
-    cfg.lease_ms = 10000;
+    cfg.lease_ms = DEFAULTS_LEASE_MS;
     cfg.heartbeat_ms = 1000;
     cfg.redis_timeout_ms = 2000;
     cfg.task_timeout_ms = 60000;
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
         {"procs", 0, "WORKER_PROCS", OPT_INT, &procs, 1, PROCS_MAX,
          "worker processes; above 1 a supervisor forks and restarts them (1)"},
         {"lease", 0, "WORKER_LEASE", OPT_DURATION, &cfg.lease_ms, 100, 24 * 3600 * 1000.0,
-         "a worker silent this long is dead and its jobs go back (10s)"},
+         "a worker silent this long is dead and its jobs go back (" DEFAULTS_LEASE_TEXT ")"},
         {"heartbeat", 0, "WORKER_HEARTBEAT", OPT_DURATION, &cfg.heartbeat_ms, 10, 3600 * 1000.0,
          "heartbeat period (1s)"},
         {"redis-timeout", 0, "WORKER_REDIS_TIMEOUT", OPT_DURATION, &cfg.redis_timeout_ms, 100, 600 * 1000.0,

@@ -17,8 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/defaults.h"
 #include "worker/proc_internal.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 extern char **environ;
 
@@ -246,7 +247,7 @@ int proc_resolve(const char *cmd, char *err, size_t errlen)
     int found = path_resolve(cmd, &path);
     int rv = -1;
     if (found == -2)
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, MSG_OUT_OF_MEMORY);
     else if (found == -1)
         snprintf(err, errlen, "no such command: %s (PATH=%s)", cmd, dirs ? dirs : "");
     else if (access(path, X_OK) != 0)
@@ -283,7 +284,7 @@ int proc_spawn_detail(struct proc *p, const struct proc_spec *s, char *err, size
     }
     if (found == -2 || !(envp = env_build(s->env_extra, s->env_drop))) {
         rv = -2;
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, MSG_OUT_OF_MEMORY);
         goto err;
     }
     if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
@@ -392,18 +393,18 @@ bool proc_wait_exit(const struct proc *p, int64_t ms)
 {
     if (p->pid <= 0)
         return true;
-    int64_t end = wclock_mono_ms() + (ms > 0 ? ms : 0);
+    int64_t end = clock_mono_ms() + (ms > 0 ? ms : 0);
     for (;;) {
         if (proc_exited(p))
             return true;
-        int64_t now = wclock_mono_ms();
+        int64_t now = clock_mono_ms();
         if (now >= end)
             return false;
         if (p->pidfd >= 0) {
             struct pollfd f = {.fd = p->pidfd, .events = POLLIN};
             poll(&f, 1, poll_ms(end, now));
         } else {
-            wclock_sleep_ms(min64(WAITPID_POLL_MS, end - now));
+            clock_sleep_ms(min64(WAITPID_POLL_MS, end - now));
         }
     }
 }

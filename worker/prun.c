@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "worker/proc_internal.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 #define DRAIN_MS 100         /* after the exit, how long pipes kept open by escapees are read */
 #define RUN_FIRST_CAP 4096   /* proc_run's first stdout buffer, doubled as needed */
@@ -114,13 +114,13 @@ int proc_run(const struct proc_spec *s, const char *input, size_t in_len, size_t
     if (r.in_len == 0)
         fd_close(&r.p.in);
 
-    int64_t now = wclock_mono_ms();
+    int64_t now = clock_mono_ms();
     int64_t deadline = deadline_after(now, timeout_ms);
     int64_t next_abandon = now, drain_end = 0;
     bool exited = false;
     enum proc_end end;
     for (;;) {
-        now = wclock_mono_ms();
+        now = clock_mono_ms();
         if (abandon && now >= next_abandon) {
             if (abandon(arg)) {
                 end = PROC_ABANDONED;
@@ -183,7 +183,7 @@ int proc_run(const struct proc_spec *s, const char *input, size_t in_len, size_t
             exited = true;
             proc_signal(&r.p, SIGKILL);
             fd_close(&r.p.in);
-            drain_end = min64(wclock_mono_ms() + DRAIN_MS, deadline);
+            drain_end = min64(clock_mono_ms() + DRAIN_MS, deadline);
         }
     }
     r.out[r.len] = '\0';

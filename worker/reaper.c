@@ -7,7 +7,7 @@
 
 #include "common/job.h"
 #include "common/log.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 #define SCAN_COUNT "1000" /* keys per SCAN step: ~1 ms of Redis time, few round trips */
 
@@ -129,7 +129,7 @@ static int64_t settle_ms(const struct worker_config *cfg)
  * had time to beat. */
 static bool stall_settling(struct reaper *r, const struct redis_conn *rc)
 {
-    int64_t now = wclock_mono_ms();
+    int64_t now = clock_mono_ms();
     bool stalled = r->last_round_ms != 0 &&
                    (now - r->last_round_ms > REAPER_STALL_MS || rc->connects != r->connects_seen);
     if (stalled && now + settle_ms(r->cfg) > r->judge_after_ms) {
@@ -329,17 +329,17 @@ int reaper_tick(struct reaper *r, struct redis_conn *rc)
         return 0;
     struct clients clients = {NULL, false};
     int recovered = reap_registered(r, rc, &clients);
-    if (recovered >= 0 && wclock_mono_ms() >= r->next_scan_ms) {
+    if (recovered >= 0 && clock_mono_ms() >= r->next_scan_ms) {
         int orphans = reap_orphans(r, rc, &clients);
         recovered = orphans < 0 ? -1 : recovered + orphans;
         /* While Redis is too young for CLIENT LIST to be trusted, an owner
          * may have been left undecided: look again next round. */
         bool undecided = orphans < 0 || (clients.list != NULL && !clients.trusted);
-        r->next_scan_ms = undecided ? 0 : wclock_mono_ms() + REAPER_SCAN_EVERY_MS;
+        r->next_scan_ms = undecided ? 0 : clock_mono_ms() + REAPER_SCAN_EVERY_MS;
     }
     if (clients.list)
         freeReplyObject(clients.list);
     if (recovered >= 0)
-        r->last_round_ms = wclock_mono_ms(); /* a long round is not a stall */
+        r->last_round_ms = clock_mono_ms(); /* a long round is not a stall */
     return recovered;
 }

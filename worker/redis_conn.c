@@ -6,17 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
-#include "worker/wclock.h"
 
 #define BACKOFF_FIRST_MS 100    /* first retry after a failure */
 #define BACKOFF_SLICE_MS 50     /* how often a backoff sleep checks its stop condition */
-
-static struct timeval ms_to_tv(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    return tv;
-}
 
 int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
                     const char *role, int connect_timeout_ms, int command_timeout_ms)
@@ -182,7 +176,7 @@ int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
 {
     redis_conn_close(rc);
     const struct redis_url *u = rc->url;
-    struct timeval ctv = ms_to_tv(rc->connect_timeout_ms);
+    struct timeval ctv = clock_ms_timeval(rc->connect_timeout_ms);
     rc->ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, ctv)
                          : redisConnectWithTimeout(u->host, u->port, ctv);
     if (!rc->ctx) {
@@ -193,7 +187,7 @@ int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
         snprintf(err, errlen, "connect: %s", rc->ctx->errstr);
         goto err;
     }
-    if (redisSetTimeout(rc->ctx, ms_to_tv(rc->command_timeout_ms)) != REDIS_OK) {
+    if (redisSetTimeout(rc->ctx, clock_ms_timeval(rc->command_timeout_ms)) != REDIS_OK) {
         snprintf(err, errlen, "set timeout: %s", rc->ctx->errstr);
         goto err;
     }
@@ -230,7 +224,7 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
     int64_t delay = BACKOFF_FIRST_MS;
     unsigned attempts = 0;
     if (rc->down_since_ms == 0)
-        rc->down_since_ms = wclock_mono_ms();
+        rc->down_since_ms = clock_mono_ms();
     for (;;) {
         if (stop && stop(arg))
             return -1;
@@ -247,16 +241,16 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
         for (int64_t slept = 0; slept < delay; slept += BACKOFF_SLICE_MS) {
             if (stop && stop(arg))
                 return -1;
-            wclock_sleep_ms(BACKOFF_SLICE_MS);
+            clock_sleep_ms(BACKOFF_SLICE_MS);
         }
         delay = delay * 2 > REDIS_CONN_BACKOFF_MAX_MS ? REDIS_CONN_BACKOFF_MAX_MS : delay * 2;
     }
     log_info("redis connected", "redis=%s name=%s conn=%s reconnect=%s attempts=%u down_ms=%lld",
              url, rc->name, rc->role, rc->connects > 0 ? "true" : "false", attempts,
-             (long long)(wclock_mono_ms() - rc->down_since_ms));
+             (long long)(clock_mono_ms() - rc->down_since_ms));
     rc->connects++;
     rc->down_since_ms = 0;
-    rc->up_since_ms = wclock_mono_ms();
+    rc->up_since_ms = clock_mono_ms();
     return 1;
 }
 
@@ -266,7 +260,7 @@ static void conn_drop(struct redis_conn *rc)
 {
     rc->fence_id = rc->client_id;
     memcpy(rc->fence_addr, rc->client_addr, sizeof rc->fence_addr);
-    rc->down_since_ms = wclock_mono_ms();
+    rc->down_since_ms = clock_mono_ms();
     redis_conn_close(rc);
 }
 
@@ -315,7 +309,7 @@ redisReply *redis_conn_command(struct redis_conn *rc, const char *fmt, ...)
 /* Sets rc->ctx's socket timeout to ms. Returns 0, or -1 with rc dropped. */
 static int conn_deadline(struct redis_conn *rc, int ms)
 {
-    if (redisSetTimeout(rc->ctx, ms_to_tv(ms)) == REDIS_OK) {
+    if (redisSetTimeout(rc->ctx, clock_ms_timeval(ms)) == REDIS_OK) {
         rc->deadline_ms = ms;
         return 0;
     }

@@ -9,8 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/defaults.h"
 #include "common/log.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 #define POLL_MS 50                 /* how often the parent looks at signals and children */
 #define RESTART_FIRST_MS 100       /* a crashed child is back almost at once... */
@@ -38,7 +39,7 @@ static int child_fork(struct child *kids, int i, pid_t parent, volatile sig_atom
             raise(SIGTERM);
         return 1;
     }
-    int64_t now = wclock_mono_ms();
+    int64_t now = clock_mono_ms();
     if (pid < 0) {
         log_error("fork failed", "slot=%d err=\"%s\"", i, strerror(errno));
         k->backoff_ms = RESTART_MAX_MS;
@@ -63,7 +64,7 @@ static int children_reap(struct child *kids, int procs, bool stopping)
             if (k->pid != pid)
                 continue;
             k->pid = 0;
-            int64_t now = wclock_mono_ms();
+            int64_t now = clock_mono_ms();
             if (WIFEXITED(st))
                 log_msg(stopping && WEXITSTATUS(st) == 0 ? LOG_INFO : LOG_WARN,
                         "worker process exited", "slot=%d pid=%ld status=%d", i, (long)pid,
@@ -90,7 +91,7 @@ int supervisor_run(int procs, volatile sig_atomic_t *stop_requests, int *slot)
 {
     struct child *kids = calloc((size_t)procs, sizeof *kids);
     if (!kids) {
-        log_error("out of memory", NULL);
+        log_error(MSG_OUT_OF_MEMORY, NULL);
         return 1;
     }
     pid_t self = getpid();
@@ -108,7 +109,7 @@ int supervisor_run(int procs, volatile sig_atomic_t *stop_requests, int *slot)
         int running = children_reap(kids, procs, stopping);
         if (stopping && running == 0)
             break;
-        int64_t now = wclock_mono_ms();
+        int64_t now = clock_mono_ms();
         for (int i = 0; !stopping && i < procs; i++) {
             if (kids[i].pid != 0 || now < kids[i].restart_ms)
                 continue;
@@ -118,7 +119,7 @@ int supervisor_run(int procs, volatile sig_atomic_t *stop_requests, int *slot)
                 return SUPERVISOR_CHILD;
             }
         }
-        wclock_sleep_ms(POLL_MS);
+        clock_sleep_ms(POLL_MS);
     }
     free(kids);
     log_info("supervisor stopped", NULL);

@@ -4,7 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 #define TTHREAD_POLL_MS 50 /* how soon a second SIGTERM or a timeout is noticed */
 
@@ -13,7 +13,7 @@ int tthread_init(struct tthread *t, void (*run)(struct tthread *), void (*destro
 {
     if (pthread_mutex_init(&t->mu, NULL) != 0)
         return -1;
-    if (wclock_cond_init(&t->done_cv) != 0) {
+    if (clock_cond_init(&t->done_cv) != 0) {
         pthread_mutex_destroy(&t->mu);
         return -1;
     }
@@ -192,7 +192,7 @@ enum tthread_end tthread_go(struct tthread *t, struct tthread_runner *r, int64_t
 {
     if (!runner_post(r, t) && thread_spawn(tthread_main, t) != 0)
         goto err;
-    int64_t deadline = wclock_mono_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     enum tthread_end end = TTHREAD_DONE;
     pthread_mutex_lock(&t->mu);
     while (!t->done) {
@@ -201,7 +201,7 @@ enum tthread_end tthread_go(struct tthread *t, struct tthread_runner *r, int64_t
             end = TTHREAD_ABANDONED;
             break;
         }
-        int64_t now = wclock_mono_ms();
+        int64_t now = clock_mono_ms();
         if (now >= deadline) {
             if (atomic_load(&t->cancel)) {
                 end = TTHREAD_STUCK;
@@ -212,7 +212,7 @@ enum tthread_end tthread_go(struct tthread *t, struct tthread_runner *r, int64_t
             continue;
         }
         int64_t wait = deadline - now < TTHREAD_POLL_MS ? deadline - now : TTHREAD_POLL_MS;
-        struct timespec ts = wclock_deadline(wait);
+        struct timespec ts = clock_deadline(wait);
         pthread_cond_timedwait(&t->done_cv, &t->mu, &ts);
     }
     if (t->done)

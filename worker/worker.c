@@ -6,13 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/defaults.h"
 #include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
 #include "worker/handler.h"
 #include "worker/heartbeat.h"
 #include "worker/redis_conn.h"
-#include "worker/wclock.h"
+#include "common/clock.h"
 
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within
  * this. A BLMOVE may legitimately block that long: its deadline is
@@ -290,7 +291,7 @@ static int worker_take(struct worker *w, struct held_job *h)
     if (reply->type == REDIS_REPLY_ERROR) {
         char q[256];
         log_error("take script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
-        wclock_sleep_ms(ERROR_PAUSE_MS);
+        clock_sleep_ms(ERROR_PAUSE_MS);
     }
     freeReplyObject(reply);
     return 0;
@@ -310,7 +311,7 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
         if (reply->type == REDIS_REPLY_ERROR) {
             char q[256];
             log_error("fetch failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
-            wclock_sleep_ms(ERROR_PAUSE_MS);
+            clock_sleep_ms(ERROR_PAUSE_MS);
         }
         freeReplyObject(reply);
         return 0;
@@ -340,7 +341,7 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
         char q[256];
         log_error("start script failed; job left in our wip list", "id=%s err=%s", id,
                   redis_conn_reply_err(reply, q, sizeof q));
-        wclock_sleep_ms(ERROR_PAUSE_MS);
+        clock_sleep_ms(ERROR_PAUSE_MS);
     }
     if (rv != 1)
         w->holding = false;
@@ -448,7 +449,7 @@ static int worker_finish(struct worker *w, const char *id, const char *run,
  * per job costs more than the job). */
 static void worker_summary(struct worker *w, bool force)
 {
-    int64_t now = wclock_mono_ms();
+    int64_t now = clock_mono_ms();
     if (w->summary_at_ms == 0)
         w->summary_at_ms = now;
     if (!force && now - w->summary_at_ms < SUMMARY_EVERY_MS)
@@ -523,9 +524,9 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
         w->jobs++;
     bool exit_after = w->outcome.exit_after;
     if (w->outcome.no_handler)
-        wclock_sleep_ms(NO_HANDLER_PAUSE_MS);
+        clock_sleep_ms(NO_HANDLER_PAUSE_MS);
     else if (w->outcome.end == RUN_REQUEUE)
-        wclock_sleep_ms(REQUEUE_PAUSE_MS);
+        clock_sleep_ms(REQUEUE_PAUSE_MS);
     task_outcome_clear(&w->outcome);
     worker_summary(w, false);
     return exit_after ? JOB_FATAL : JOB_HANDLED;
@@ -575,7 +576,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
 {
     struct worker *w = calloc(1, sizeof *w);
     if (!w) {
-        log_error("out of memory", NULL);
+        log_error(MSG_OUT_OF_MEMORY, NULL);
         return 1;
     }
     w->cfg = cfg;

@@ -390,7 +390,7 @@ static long metrics_gauge(const char *metric)
     struct http_resp r;
     long v = -1;
     snprintf(name, sizeof name, "\n%s ", metric);
-    if (stack_http(&S, "GET", "/metrics", NULL, NULL, 3000, &r) == 0 && r.code == 200) {
+    if (stack_http(&S, "GET", "/metrics", NULL, NULL, 10000, &r) == 0 && r.code == 200) {
         const char *p = strstr(r.body, name);
         if (p)
             v = strtol(p + strlen(name), NULL, 10);
@@ -690,16 +690,16 @@ START_TEST(unread_answers_bounded)
         ck_assert_int_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
         harness_sleep_ms(50);
     }
-    harness_sleep_ms(500);
+    harness_sleep_ms(1000);
     long rss1 = proc_rss_kb(S.api);
     long waiting = metrics_gauge("offload_http_output_bytes");
     /* a small answer still passes; a big one is refused while the bound is full */
-    ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 3000, &r), 0);
+    ck_assert_int_eq(stack_http(&S, "GET", "/healthz", NULL, NULL, 10000, &r), 0);
     small = r.code == 200;
     http_resp_free(&r);
     ck_assert_msg(small, "/healthz refused while answers wait");
     snprintf(req, sizeof req, "/jobs/%s", id);
-    ck_assert_int_eq(stack_http(&S, "GET", req, NULL, NULL, 3000, &r), 0);
+    ck_assert_int_eq(stack_http(&S, "GET", req, NULL, NULL, 10000, &r), 0);
     ck_assert_msg(r.code == 503 && strstr(r.body, "--max-output"), "a big answer past the bound got %ld", r.code);
     http_resp_free(&r);
     for (int i = 0; i < CONNS; i++) {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "api/server.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "common/task.h"
 #include "common/url.h"
 
@@ -22,15 +22,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig)
 {
     stop_signal = sig;
-}
-
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 #define TOKEN_MAX 1024
@@ -238,7 +229,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    sys_raise_nofile();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "api: libcurl initialisation failed\n");
         return 1;

@@ -8,7 +8,6 @@
 #include <hiredis/hiredis.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
+#include "common/sys.h"
 
 #define LAG_TICK_MS 100        /* event-loop lag probe period */
 #define MAX_HEADERS_SIZE 16384 /* larger request heads are abuse, not traffic */
@@ -44,37 +44,11 @@
 
 int server_socket(const char *host, int port, int listen_now, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    char portstr[16];
-    int fd = -1, one = 1, rc;
-    snprintf(portstr, sizeof portstr, "%d", port);
-    rc = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-        return -1;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto err;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    /* Accepted connections inherit it (Linux): an answer libevent writes in
-     * 16 KB pieces must not leave its tail waiting ~40 ms for the client's
-     * delayed ACK (Nagle), which every batch answer over 16 KB did. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
-        goto err;
-    if (listen_now && listen(fd, LISTEN_BACKLOG) != 0)
-        goto err;
-    freeaddrinfo(res);
-    return fd;
-err:
-    snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
-    return -1;
+    /* TCP_NODELAY: an answer libevent writes in 16 KB pieces must not leave
+     * its tail waiting ~40 ms for the client's delayed ACK (Nagle), which
+     * every batch answer over 16 KB did. */
+    int flags = SYS_LISTEN_REUSEPORT | SYS_LISTEN_NODELAY | (listen_now ? 0 : SYS_LISTEN_BIND_ONLY);
+    return sys_listen(host[0] ? host : NULL, port, flags, LISTEN_BACKLOG, NULL, err, errlen);
 }
 
 static int request_method_bit(struct evhttp_request *req)

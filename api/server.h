@@ -4,7 +4,8 @@
  * connections, and graceful shutdown. */
 #include "api/app.h"
 
-/* Opens a TCP socket bound to host:port with SO_REUSEADDR and SO_REUSEPORT,
+/* Opens the API's TCP socket on host:port ("": every address) with
+ * SO_REUSEADDR, SO_REUSEPORT and TCP_NODELAY (common/sys.h sys_listen),
  * listening when `listen_now`. Returns the fd, or -1 with err filled. */
 int server_socket(const char *host, int port, int listen_now, char *err, size_t errlen);
 /* Runs one API process on the already-bound listening socket `fd` until

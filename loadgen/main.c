@@ -3,10 +3,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/sys.h"
 #include "loadgen/cli.h"
 #include "loadgen/jobs.h"
 #include "loadgen/suite.h"
-#include "loadgen/sys.h"
 
 int main(int argc, char **argv)
 {

@@ -27,8 +27,8 @@
 #include "common/defaults.h"
 #include "common/errmsg.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "common/url.h"
-#include "loadgen/sys.h"
 
 #define SLOWSVC_BODY "done"
 /* The kernel caps this at net.core.somaxconn; asking high lets thousands of
@@ -193,42 +193,6 @@ static void slowsvc_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(svc->base, NULL);
 }
 
-/* Opens a nonblocking listening socket on host:port. Returns the fd (owned by
- * the caller) or -1 with a message in err. *bound_port gets the actual port. */
-static int slowsvc_listen(const char *host, int port, int *bound_port, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        return errmsg_fail(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto err;
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        goto err;
-    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SLOWSVC_BACKLOG) != 0)
-        goto err;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    *bound_port = port;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                               : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    freeaddrinfo(res);
-    return fd;
-err:
-    errmsg_fail(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
-    return -1;
-}
-
 int main(int argc, char **argv)
 {
     const char *listen_addr = "127.0.0.1:8081";
@@ -294,7 +258,7 @@ int main(int argc, char **argv)
     svc.common_delay = event_base_init_common_timeout(svc.base, &tv);
 
     int bound_port = port;
-    fd = slowsvc_listen(host, port, &bound_port, err, sizeof err);
+    fd = sys_listen(host, port, 0, SLOWSVC_BACKLOG, &bound_port, err, sizeof err);
     if (fd < 0) {
         log_error("listen failed", "error=\"%s\"", err);
         goto err;

@@ -18,6 +18,7 @@
 #include "common/errmsg.h"
 #include "common/hist.h"
 #include "common/job.h"
+#include "common/sys.h"
 #include "common/url.h"
 #include "loadgen/cli.h"
 #include "loadgen/fetch.h"
@@ -25,7 +26,6 @@
 #include "loadgen/request.h"
 #include "loadgen/run.h"
 #include "loadgen/svg.h"
-#include "loadgen/sys.h"
 
 #define SUITE_CONTROL_TIMEOUT_MS 5000 /* /info, /queues, /healthz before a run */
 #define SUITE_SETTLE_POLL_MS 500

@@ -58,7 +58,6 @@ struct rconn {
     unsigned long deadlines;  /* connections dropped for a missed deadline */
     char down_why[160];       /* why the last connection was lost, for 503 answers */
     bool hung;                /* being dropped for a missed deadline (not ready meanwhile) */
-    bool down_deadline;       /* the last loss was a missed deadline; cleared when ready */
     bool subscribed;          /* in SUBSCRIBE mode: no idle PING, no command deadline */
     char redacted[URL_PATH_MAX + URL_HOST_MAX];
 };
@@ -90,7 +89,6 @@ static void rconn_lost(struct rconn *rc, const char *why)
     rc->subscribed = false;
     if (why != rc->down_why && (was_ready || rc->down_why[0] == '\0'))
         snprintf(rc->down_why, sizeof rc->down_why, "%s", why);
-    rc->down_deadline = rc->hung;
     rc->hung = false;
     if (rc->closing)
         return;
@@ -133,7 +131,6 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     }
     rc->state = RCONN_READY;
     rc->down_why[0] = '\0';
-    rc->down_deadline = false;
     rc->progress_ms = clock_mono_ms();
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
     log_info("redis connected", "conn=%s redis=%s", rc->name, rc->redacted);
@@ -409,11 +406,6 @@ int rconn_set_timeout(struct rconn *rc, int64_t timeout_ms)
 const char *rconn_down_reason(const struct rconn *rc)
 {
     return rc->down_why;
-}
-
-bool rconn_deadline_missed(const struct rconn *rc)
-{
-    return rc->down_deadline || rc->hung;
 }
 
 unsigned long rconn_deadlines(const struct rconn *rc)

@@ -48,9 +48,6 @@ const char *rconn_refused(const struct rconn *rc);
 int rconn_set_timeout(struct rconn *rc, int64_t timeout_ms);
 /* Why the connection was last lost ("" while ready): for 503 answers. */
 const char *rconn_down_reason(const struct rconn *rc);
-/* Whether the last loss was a missed deadline: a command that got NULL may
- * still run when Redis wakes, so its outcome is unknown, not "not done". */
-bool rconn_deadline_missed(const struct rconn *rc);
 /* Connections dropped for a missed deadline so far. */
 unsigned long rconn_deadlines(const struct rconn *rc);
 /* Number of times the connection was lost after having been ready. */

@@ -381,9 +381,8 @@ static int healthz_answer(int fd, int timeout_ms)
     return -1;
 }
 
-/* The offload_http_connections gauge from /metrics (its own connection
- * counts), or -1. */
-/* A gauge from /metrics, or -1. */
+/* A gauge from /metrics (the request's own connection counts in
+ * offload_http_connections), or -1. */
 static long metrics_gauge(const char *metric)
 {
     char name[128];
@@ -394,20 +393,6 @@ static long metrics_gauge(const char *metric)
         const char *p = strstr(r.body, name);
         if (p)
             v = strtol(p + strlen(name), NULL, 10);
-    }
-    http_resp_free(&r);
-    return v;
-}
-
-static long metrics_connections(void)
-{
-    static const char name[] = "\noffload_http_connections ";
-    struct http_resp r;
-    long v = -1;
-    if (stack_http(&S, "GET", "/metrics", NULL, NULL, 3000, &r) == 0 && r.code == 200) {
-        const char *p = strstr(r.body, name);
-        if (p)
-            v = strtol(p + sizeof name - 1, NULL, 10);
     }
     http_resp_free(&r);
     return v;
@@ -485,7 +470,7 @@ START_TEST(max_conns_waits_in_backlog)
     up_logged((const char *const[]){"--max-conns", "20", NULL}, log, sizeof log);
     for (int i = 0; i < CAP_CONNS - 1; i++)
         held[i] = dial();
-    ck_assert_int_eq(metrics_connections(), CAP_CONNS); /* the held ones and its own */
+    ck_assert_int_eq(metrics_gauge("offload_http_connections"), CAP_CONNS); /* the held ones and its own */
     held[CAP_CONNS - 1] = dial(); /* the last one that fits: answered */
     healthz_send(held[CAP_CONNS - 1]);
     ck_assert_int_eq(healthz_answer(held[CAP_CONNS - 1], 3000), 1);
@@ -505,14 +490,14 @@ START_TEST(max_conns_waits_in_backlog)
     for (int i = 1; i < CAP_CONNS - 4; i++)
         close(held[i]);
     t0 = harness_now_ms();
-    while (harness_now_ms() - t0 < 1500 && (n = metrics_connections()) != 5)
+    while (harness_now_ms() - t0 < 1500 && (n = metrics_gauge("offload_http_connections")) != 5)
         harness_sleep_ms(100);
     fprintf(stderr, "connections gauge %ld after %lld ms (want 5)\n", n, (long long)(harness_now_ms() - t0));
     ck_assert_int_eq(n, 5);
     for (int i = CAP_CONNS - 4; i < CAP_CONNS; i++)
         close(held[i]);
     t0 = harness_now_ms();
-    while (harness_now_ms() - t0 < 1500 && (n = metrics_connections()) != 1)
+    while (harness_now_ms() - t0 < 1500 && (n = metrics_gauge("offload_http_connections")) != 1)
         harness_sleep_ms(100);
     ck_assert_int_eq(n, 1);
     ck_assert_msg(file_has(log, "max_conns=20 "), "the cap in force is not logged");

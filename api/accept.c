@@ -11,7 +11,6 @@
 #include <sys/resource.h>
 
 #include "api/app.h"
-#include "api/conn.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -39,6 +38,7 @@ struct ratelog {
 
 struct accept_gate {
     struct app *app;
+    const long *open;         /* the client connections open now (owned by the caller) */
     struct accept_gate *next; /* in gates */
     struct event *retry;      /* ends a PAUSE_FDS backoff */
     struct event *wake;       /* a connection closed: look again, from the loop */
@@ -107,7 +107,7 @@ static void gate_wake_cb(evutil_socket_t fd, short what, void *arg)
         evtimer_del(g->retry);
         g->paused &= ~(unsigned)PAUSE_FDS;
     }
-    if ((g->paused & PAUSE_CAP) && conn_count(g->app->conns) < g->app->cfg.max_conns)
+    if ((g->paused & PAUSE_CAP) && *g->open < g->app->cfg.max_conns)
         g->paused &= ~(unsigned)PAUSE_CAP;
     if (g->paused != was)
         gate_apply(g);
@@ -135,7 +135,7 @@ static void gate_error_cb(struct evconnlistener *lev, void *http)
     g->failures++;
     if (!errno_is_shortage(e)) {
         if (ratelog_allowed(&g->fail_log, &held))
-            log_warn("accept failed", "error=%s conns=%ld suppressed=%ld", why, conn_count(g->app->conns), held);
+            log_warn("accept failed", "error=%s conns=%ld suppressed=%ld", why, *g->open, held);
         return;
     }
     g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2 : BACKOFF_FIRST_MS;
@@ -149,16 +149,17 @@ static void gate_error_cb(struct evconnlistener *lev, void *http)
     }
     if (ratelog_allowed(&g->fail_log, &held))
         log_warn("accept paused: out of descriptors or memory",
-                 "error=%s conns=%ld retry_ms=%lld failures=%ld suppressed=%ld", why, conn_count(g->app->conns),
+                 "error=%s conns=%ld retry_ms=%lld failures=%ld suppressed=%ld", why, *g->open,
                  (long long)g->backoff_ms, g->failures, held);
 }
 
-struct accept_gate *accept_gate_new(struct app *app)
+struct accept_gate *accept_gate_new(struct app *app, const long *open)
 {
     struct accept_gate *g = calloc(1, sizeof *g);
     if (g == NULL)
         return NULL;
     g->app = app;
+    g->open = open;
     g->fail_log.every_us = LOG_EVERY_US;
     g->cap_log.every_us = CAP_LOG_EVERY_US;
     g->retry = evtimer_new(app->base, gate_retry_cb, g);
@@ -225,11 +226,11 @@ void accept_gate_opened(struct accept_gate *g)
     if (g->backoff_ms) { /* descriptors again: the next shortage starts at the first step */
         if (ratelog_allowed(&g->fail_log, &held))
             log_info("accepting again", "failures=%ld conns=%ld suppressed=%ld", g->failures,
-                     conn_count(g->app->conns), held);
+                     *g->open, held);
         g->backoff_ms = 0;
     }
     g->failures = 0;
-    if (!(g->paused & PAUSE_CAP) && conn_count(g->app->conns) >= g->app->cfg.max_conns) {
+    if (!(g->paused & PAUSE_CAP) && *g->open >= g->app->cfg.max_conns) {
         g->paused |= PAUSE_CAP;
         gate_apply(g);
         if (ratelog_allowed(&g->cap_log, &held))

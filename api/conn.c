@@ -13,7 +13,6 @@
 #include "api/accept.h"
 #include "api/app.h"
 #include "api/framing.h"
-#include "api/req.h"
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "common/log.h"
@@ -81,7 +80,7 @@ struct conn_table *conn_table_new(struct app *app)
     if (t == NULL)
         return NULL;
     t->app = app;
-    t->gate = accept_gate_new(app);
+    t->gate = accept_gate_new(app, &t->live);
     t->sweep = evtimer_new(app->base, conn_sweep_cb, t);
     if (t->gate == NULL || t->sweep == NULL)
         goto err;

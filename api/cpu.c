@@ -77,6 +77,21 @@ static void cpu_inline_run(void *arg)
     req_reply_json(r, 200, body);
 }
 
+/* Work of `ms` for request r, owned by the caller until handed to the
+ * serial queue or the pool; NULL after answering r 503 (out of memory). */
+static struct cpu_work *cpu_work_new(struct api_req *r, long ms)
+{
+    struct cpu_work *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
+        return NULL;
+    }
+    w->r = r;
+    w->ms = (int)ms;
+    w->clock = r->app->clock;
+    return w;
+}
+
 void cpu_handle(struct api_req *r)
 {
     char *mode = req_query(r, "mode");
@@ -93,27 +108,17 @@ void cpu_handle(struct api_req *r)
         }
     }
     if (strcmp(m, "inline") == 0) {
-        struct cpu_work *w = calloc(1, sizeof *w);
-        if (w == NULL) {
-            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
+        struct cpu_work *w = cpu_work_new(r, ms);
+        if (w == NULL)
             goto out;
-        }
-        w->r = r;
-        w->ms = (int)ms;
-        w->clock = r->app->clock;
         if (serial_submit(r->app->serial, cpu_inline_run, w) != 0) {
             free(w);
             req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         }
     } else if (strcmp(m, "thread") == 0) {
-        struct cpu_work *w = calloc(1, sizeof *w);
-        if (w == NULL) {
-            req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
+        struct cpu_work *w = cpu_work_new(r, ms);
+        if (w == NULL)
             goto out;
-        }
-        w->r = r;
-        w->ms = (int)ms;
-        w->clock = r->app->clock;
         if (pool_submit(r->app->pool, cpu_work_run, cpu_work_done, w) != 0) {
             free(w);
             req_reply_error(r, 503, MSG_OUT_OF_MEMORY);

@@ -1,16 +1,12 @@
 #ifndef OFFLOAD_JOBS_H
 #define OFFLOAD_JOBS_H
 /* The job routes: POST /jobs, GET and DELETE /jobs/{id}, GET /queues, and
- * the enqueue-and-wait path behind /cpu?mode=queue. */
-#include <hiredis/hiredis.h>
-#include <jansson.h>
+ * the enqueue-and-wait path behind /cpu?mode=queue. They check the input
+ * and answer what is wrong with it; api/jobreq.c carries a valid request
+ * to its reply. */
 #include <stdint.h>
 
 struct api_req;
-
-/* The JSON view of an HGETALL reply; NULL when empty (unknown or expired
- * job) or on allocation failure. New reference. */
-json_t *jobs_reply_to_json(const redisReply *reply);
 
 void jobs_handle_post(struct api_req *r);
 void jobs_handle_get(struct api_req *r);
@@ -19,7 +15,5 @@ void jobs_handle_queues(struct api_req *r);
 /* Enqueues one job of `ms` on the default queue and answers 200 with the
  * finished job, or 504 when it has not finished after timeout_ms. */
 void jobs_run_and_wait(struct api_req *r, int ms, int64_t timeout_ms);
-/* Answers 503 + Retry-After: Redis is not connected. */
-void jobs_reply_unavailable(struct api_req *r);
 
 #endif

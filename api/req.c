@@ -15,6 +15,7 @@
 #include "api/app.h"
 #include "api/conn.h"
 #include "api/metrics.h"
+#include "api/rconn.h"
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "common/job.h"
@@ -223,6 +224,25 @@ void req_reply_error(struct api_req *r, int code, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     req_reply_json(r, code, json_pack("{s:s}", "error", msg));
+}
+
+void req_reply_no_job(struct api_req *r, const char *id, const char *why)
+{
+    req_reply_error(r, 404, "no job with id %s (%s)", id, why);
+}
+
+void req_reply_unavailable(struct api_req *r)
+{
+    struct rconn *redis = r->app->redis;
+    const char *refused = redis ? rconn_refused(redis) : "";
+    const char *why = redis ? rconn_down_reason(redis) : "";
+    req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
+    if (refused[0])
+        req_reply_error(r, 503, "%s", refused);
+    else if (why[0])
+        req_reply_error(r, 503, "redis unavailable (%s), retry later", why);
+    else
+        req_reply_error(r, 503, "redis unavailable, retry later");
 }
 
 char *req_query(struct api_req *r, const char *name)

@@ -41,6 +41,11 @@ struct api_req *req_new(struct app *app, struct evhttp_request *req, enum route 
 void req_reply_json(struct api_req *r, int code, json_t *body);
 /* Replies {"error": msg} with `code` and frees r. */
 void req_reply_error(struct api_req *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Replies 404 {"error": "no job with id ID (WHY)"} and frees r. */
+void req_reply_no_job(struct api_req *r, const char *id, const char *why);
+/* Replies 503 + Retry-After because Redis is not connected or is refused,
+ * saying why, and frees r. */
+void req_reply_unavailable(struct api_req *r);
 /* Replies with a raw body (copied) and content type, and frees r. */
 void req_reply_raw(struct api_req *r, int code, const char *content_type, const void *body, size_t len);
 /* Replies with `body` (its contents are moved out; the caller still frees

@@ -8,7 +8,6 @@
 #include <hiredis/hiredis.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +93,7 @@ static void handle_readyz(struct api_req *r)
         req_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
         return;
     }
-    jobs_reply_unavailable(r); /* says why when Redis is refused */
+    req_reply_unavailable(r); /* says why when Redis is refused */
 }
 
 /* Renders /metrics: the process's own figures now, the queues' from the
@@ -378,7 +377,7 @@ int server_run(const struct api_config *cfg, int fd)
     if (task_clock_parse(cfg->task_clock, &app.clock) != 0 ||
         redis_url_parse(cfg->redis, &app.redis_url, err, sizeof err) != 0)
         return -1;
-    app.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    app.cores = sys_cpu_count();
     app_make_id(&app);
     if (key_done_channel(app.channel, sizeof app.channel, cfg->prefix, app.id) < 0)
         return -1;
@@ -386,14 +385,13 @@ int server_run(const struct api_config *cfg, int fd)
     if (app.base == NULL)
         goto err;
     app.metrics = metrics_new();
-    app.waiters = waiters_new(&app);
     app.pool = pool_new(app.base, (int)cfg->threads);
     app.proxy = proxy_new(app.base, cfg->upstream, cfg->upstream_timeout_ms, cfg->max_inflight);
     app.http = evhttp_new(app.base);
     app.conns = conn_table_new(&app);
     app.serial = serial_new(app.base);
     app.qstats = qstats_new(&app);
-    if (!app.metrics || !app.waiters || !app.pool || !app.proxy || !app.http || !app.conns || !app.serial ||
+    if (!app.metrics || !app.pool || !app.proxy || !app.http || !app.conns || !app.serial ||
         !app.qstats)
         goto err;
     evhttp_set_bevcb(app.http, conn_bevcb, &app);
@@ -417,6 +415,7 @@ int server_run(const struct api_config *cfg, int fd)
             *p = '_';
     app.redis = rconn_new(app.base, &app.redis_url, name, redis_state_cb, &app);
     app.sub = rconn_new(app.base, &app.redis_url, name, sub_state_cb, &app);
+    app.waiters = waiters_new(app.base, app.redis, app.cfg.prefix);
     if (app.redis && app.sub) {
         rconn_allow_eviction(app.redis, cfg->allow_eviction);
         rconn_allow_eviction(app.sub, cfg->allow_eviction);
@@ -428,7 +427,7 @@ int server_run(const struct api_config *cfg, int fd)
     d.tick = event_new(app.base, -1, EV_PERSIST, drain_tick_cb, &d);
     sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &d);
     sigint = evsignal_new(app.base, SIGINT, signal_cb, &d);
-    if (!app.redis || !app.sub || !lp.ev || !d.tick || !sigterm || !sigint)
+    if (!app.redis || !app.sub || !app.waiters || !lp.ev || !d.tick || !sigterm || !sigint)
         goto err;
     event_add(lp.ev, &lag_tv);
     event_add(sigterm, NULL);

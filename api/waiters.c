@@ -5,11 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/app.h"
-#include "api/jobs.h"
-#include "api/rconn.h"
+#include "api/jobstore.h"
 #include "common/clock.h"
-#include "common/job.h"
 #include "common/jobid.h"
 
 #define WAITERS_BUCKETS 4096 /* power of two; ~--max-inflight waiters keep chains short */
@@ -24,7 +21,9 @@ struct waiter {
 };
 
 struct waiters {
-    struct app *app;
+    struct event_base *base;
+    struct rconn *redis;
+    const char *prefix;
     struct waiter *buckets[WAITERS_BUCKETS];
     long count;
 };
@@ -37,11 +36,14 @@ static unsigned waiters_hash(const char *id)
     return h & (WAITERS_BUCKETS - 1);
 }
 
-struct waiters *waiters_new(struct app *app)
+struct waiters *waiters_new(struct event_base *base, struct rconn *redis, const char *prefix)
 {
     struct waiters *ws = calloc(1, sizeof *ws);
-    if (ws)
-        ws->app = app;
+    if (ws == NULL)
+        return NULL;
+    ws->base = base;
+    ws->redis = redis;
+    ws->prefix = prefix;
     return ws;
 }
 
@@ -78,7 +80,7 @@ struct waiter *waiters_add(struct waiters *ws, const char *id, int64_t timeout_m
     w = calloc(1, sizeof *w);
     if (w == NULL)
         return NULL;
-    w->timer = evtimer_new(ws->app->base, waiter_timeout_cb, w);
+    w->timer = evtimer_new(ws->base, waiter_timeout_cb, w);
     if (w->timer == NULL) {
         free(w);
         return NULL;
@@ -106,10 +108,8 @@ void waiters_cancel(struct waiters *ws, struct waiter *w)
 
 void waiters_complete(struct waiters *ws, const char *id, json_t *job)
 {
-    enum job_state st;
-    json_t *state = json_object_get(job, "state");
     struct waiter **pp;
-    if (!json_is_string(state) || job_state_parse(json_string_value(state), &st) != 0 || !job_state_terminal(st))
+    if (!jobstore_terminal(job))
         return;
     /* unlink all first: a callback may add or cancel waiters */
     struct waiter *woken = NULL;
@@ -134,40 +134,36 @@ void waiters_complete(struct waiters *ws, const char *id, json_t *job)
     }
 }
 
+/* A fetch in flight: whose waiters the job it reads may wake. */
+struct waiters_fetch {
+    struct waiters *ws;
+    char id[JOBID_LEN + 1];
+};
+
 static void waiters_fetched_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct waiters *ws;
-    char *id = (char *)priv + sizeof(struct waiters *);
-    redisReply *reply = r;
-    json_t *job;
+    struct waiters_fetch *f = priv;
+    json_t *job = jobstore_json(r);
     (void)ac;
-    memcpy(&ws, priv, sizeof ws);
-    job = reply ? jobs_reply_to_json(reply) : NULL;
     if (job) {
-        waiters_complete(ws, id, job);
+        waiters_complete(f->ws, f->id, job);
         json_decref(job);
     }
-    free(priv);
+    free(f);
 }
 
-/* The private data of a fetch: the set pointer followed by the id. */
+/* Reads job `id` to wake its waiters if it has ended; on any failure the
+ * waiters' own timers answer. */
 static void waiters_fetch(struct waiters *ws, const char *id)
 {
-    char key[512];
-    const char *argv[2];
-    char *priv;
-    if (key_job(key, sizeof key, ws->app->cfg.prefix, id) < 0)
+    struct waiters_fetch *f = malloc(sizeof *f);
+    if (f == NULL)
         return;
-    priv = malloc(sizeof ws + JOBID_LEN + 1);
-    if (priv == NULL)
-        return;
-    memcpy(priv, &ws, sizeof ws);
-    memcpy(priv + sizeof ws, id, JOBID_LEN);
-    priv[sizeof ws + JOBID_LEN] = '\0';
-    argv[0] = "HGETALL";
-    argv[1] = key;
-    if (rconn_command(ws->app->redis, waiters_fetched_cb, priv, 2, argv, NULL) != 0)
-        free(priv); /* Redis is down: the waiter's own timer answers */
+    f->ws = ws;
+    memcpy(f->id, id, JOBID_LEN);
+    f->id[JOBID_LEN] = '\0';
+    if (jobstore_fetch(ws->redis, ws->prefix, f->id, waiters_fetched_cb, f) != 0)
+        free(f); /* Redis is down */
 }
 
 void waiters_notify(struct waiters *ws, const char *id)

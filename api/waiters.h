@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct app;
+struct event_base;
+struct rconn;
 struct waiters;
 struct waiter;
 
@@ -16,10 +17,12 @@ struct waiter;
  * and freed when this runs. */
 typedef void waiter_fn(void *arg, json_t *job);
 
-/* Returns an empty set, or NULL. Free with waiters_free (waiters still
- * registered are completed with job == NULL first). Every function takes a
- * NULL set (the set is gone at shutdown): waiters_add then returns NULL. */
-struct waiters *waiters_new(struct app *app);
+/* Returns an empty set whose timers run on `base` and which reads finished
+ * jobs through `redis` under `prefix` (all borrowed: they outlive the set),
+ * or NULL. Free with waiters_free (waiters still registered are completed
+ * with job == NULL first). Every function takes a NULL set (the set is gone
+ * at shutdown): waiters_add then returns NULL. */
+struct waiters *waiters_new(struct event_base *base, struct rconn *redis, const char *prefix);
 void waiters_free(struct waiters *ws);
 /* Registers a waiter for `id` (32 hex). Returns it, or NULL on allocation
  * failure. The waiter is owned by the set until fn runs or it is cancelled. */

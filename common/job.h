@@ -101,6 +101,9 @@ json_t *job_to_json(const char *const *fields, const size_t *field_lens,
  * can print 1732571000.0999999 for the same number). */
 #define JOB_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(16))
 
+#define JOB_PREFIX_MAX 64         /* --prefix: 1..64 characters without spaces */
+#define JOB_KEY_MAX 256           /* fits any key: the prefix, a kind, and a queue name, id or worker id */
+
 /* Key names. Each writes a NUL-terminated key into buf and returns its
  * length, or -1 if it does not fit. */
 int key_queue(char *buf, size_t len, const char *prefix, const char *queue);

@@ -96,10 +96,12 @@ $(PLUGINS) $(TEST_PLUGINS):
 
 # The README's test command. Installs missing Debian packages first (as root).
 test: deps
+	@./tools/check-includes.sh
 	@$(MAKE) --no-print-directory check-build
 	@./tools/run-tests.sh $(BIN) $(UNIT_TESTS) $(INTEG_TESTS)
 
 test-unit: deps
+	@./tools/check-includes.sh
 	@$(MAKE) --no-print-directory $(UNIT_TESTS)
 	@./tools/run-tests.sh $(BIN) $(UNIT_TESTS)
 

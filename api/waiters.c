@@ -18,6 +18,15 @@ struct waiter {
     waiter_fn *fn;
     void *arg;
     struct waiters *ws;
+    bool waking;    /* out of its bucket, its fn about to run (waiters_complete) */
+    bool cancelled; /* cancelled while waking: its fn must not run */
+};
+
+/* A read of a job in flight: whose waiters the job it brings may wake. */
+struct waiters_fetch {
+    struct waiters *ws; /* NULL once the set is freed: the reply is dropped */
+    struct waiters_fetch *next, *prev;
+    char id[JOBID_LEN + 1];
 };
 
 struct waiters {
@@ -26,6 +35,8 @@ struct waiters {
     const char *prefix;
     struct waiter *buckets[WAITERS_BUCKETS];
     long count;
+    struct waiters_fetch *fetches; /* in flight */
+    bool closing;                  /* in waiters_free: no new waiter */
 };
 
 static unsigned waiters_hash(const char *id)
@@ -52,8 +63,9 @@ static void waiter_unlink(struct waiters *ws, struct waiter *w)
     struct waiter **pp = &ws->buckets[waiters_hash(w->id)];
     while (*pp && *pp != w)
         pp = &(*pp)->next;
-    if (*pp)
-        *pp = w->next;
+    if (*pp == NULL)
+        return; /* not registered (it is waking) */
+    *pp = w->next;
     ws->count--;
     event_free(w->timer);
 }
@@ -75,7 +87,7 @@ struct waiter *waiters_add(struct waiters *ws, const char *id, int64_t timeout_m
     struct waiter *w;
     struct timeval tv = clock_ms_timeval(timeout_ms);
     unsigned b;
-    if (ws == NULL) /* shutting down: the set is gone */
+    if (ws == NULL || ws->closing) /* shutting down: the set is gone */
         return NULL;
     w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -102,17 +114,21 @@ void waiters_cancel(struct waiters *ws, struct waiter *w)
 {
     if (ws == NULL || w == NULL)
         return;
+    if (w->waking) { /* waiters_complete holds it and frees it */
+        w->cancelled = true;
+        return;
+    }
     waiter_unlink(ws, w);
     free(w);
 }
 
 void waiters_complete(struct waiters *ws, const char *id, json_t *job)
 {
-    struct waiter **pp;
-    if (!jobstore_terminal(job))
+    struct waiter **pp, *woken = NULL;
+    if (ws == NULL || !jobstore_terminal(job))
         return;
-    /* unlink all first: a callback may add or cancel waiters */
-    struct waiter *woken = NULL;
+    /* take them all out first: a fn may add waiters (they wait for the next
+     * news) or cancel any, those taken out included */
     pp = &ws->buckets[waiters_hash(id)];
     while (*pp) {
         struct waiter *w = *pp;
@@ -120,6 +136,7 @@ void waiters_complete(struct waiters *ws, const char *id, json_t *job)
             *pp = w->next;
             ws->count--;
             event_free(w->timer);
+            w->waking = true;
             w->next = woken;
             woken = w;
         } else {
@@ -129,25 +146,30 @@ void waiters_complete(struct waiters *ws, const char *id, json_t *job)
     while (woken) {
         struct waiter *w = woken;
         woken = w->next;
-        w->fn(w->arg, job);
+        if (!w->cancelled)
+            w->fn(w->arg, job);
         free(w);
     }
 }
 
-/* A fetch in flight: whose waiters the job it reads may wake. */
-struct waiters_fetch {
-    struct waiters *ws;
-    char id[JOBID_LEN + 1];
-};
-
 static void waiters_fetched_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     struct waiters_fetch *f = priv;
-    json_t *job = jobstore_json(r);
+    struct waiters *ws = f->ws;
+    json_t *job;
     (void)ac;
-    if (job) {
-        waiters_complete(f->ws, f->id, job);
-        json_decref(job);
+    if (ws) {
+        if (f->prev)
+            f->prev->next = f->next;
+        else
+            ws->fetches = f->next;
+        if (f->next)
+            f->next->prev = f->prev;
+        job = jobstore_json(r);
+        if (job) {
+            waiters_complete(ws, f->id, job);
+            json_decref(job);
+        }
     }
     free(f);
 }
@@ -156,14 +178,20 @@ static void waiters_fetched_cb(redisAsyncContext *ac, void *r, void *priv)
  * waiters' own timers answer. */
 static void waiters_fetch(struct waiters *ws, const char *id)
 {
-    struct waiters_fetch *f = malloc(sizeof *f);
+    struct waiters_fetch *f = calloc(1, sizeof *f);
     if (f == NULL)
         return;
     f->ws = ws;
     memcpy(f->id, id, JOBID_LEN);
     f->id[JOBID_LEN] = '\0';
-    if (jobstore_fetch(ws->redis, ws->prefix, f->id, waiters_fetched_cb, f) != 0)
+    if (jobstore_fetch(ws->redis, ws->prefix, f->id, waiters_fetched_cb, f) != 0) {
         free(f); /* Redis is down */
+        return;
+    }
+    f->next = ws->fetches;
+    if (f->next)
+        f->next->prev = f;
+    ws->fetches = f;
 }
 
 void waiters_notify(struct waiters *ws, const char *id)
@@ -211,6 +239,9 @@ void waiters_free(struct waiters *ws)
 {
     if (ws == NULL)
         return;
+    ws->closing = true;
+    for (struct waiters_fetch *f = ws->fetches; f; f = f->next)
+        f->ws = NULL; /* their replies come later, to nobody */
     for (unsigned b = 0; b < WAITERS_BUCKETS; b++) {
         while (ws->buckets[b]) {
             struct waiter *w = ws->buckets[b];

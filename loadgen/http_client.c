@@ -110,26 +110,26 @@ bool conn_busy(const struct conn *c)
     return c->state != CONN_CLOSED && c->state != CONN_IDLE;
 }
 
+/* Adds (on) or deletes ev unless it already is so; *added says which it is. */
+static void want_event(struct event *ev, bool *added, bool on)
+{
+    if (on == *added)
+        return;
+    if (on)
+        event_add(ev, NULL);
+    else
+        event_del(ev);
+    *added = on;
+}
+
 static void want_read(struct conn *c, bool on)
 {
-    if (on && !c->read_added) {
-        event_add(c->ev_read, NULL);
-        c->read_added = true;
-    } else if (!on && c->read_added) {
-        event_del(c->ev_read);
-        c->read_added = false;
-    }
+    want_event(c->ev_read, &c->read_added, on);
 }
 
 static void want_write(struct conn *c, bool on)
 {
-    if (on && !c->write_added) {
-        event_add(c->ev_write, NULL);
-        c->write_added = true;
-    } else if (!on && c->write_added) {
-        event_del(c->ev_write);
-        c->write_added = false;
-    }
+    want_event(c->ev_write, &c->write_added, on);
 }
 
 /* Ends the request in flight and reports it. Must be the last thing a handler

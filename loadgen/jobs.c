@@ -18,9 +18,10 @@
 #include "common/hist.h"
 #include "common/job.h"
 #include "common/url.h"
-#include "loadgen/cli.h"
+#include "loadgen/flags.h"
 #include "loadgen/http_client.h"
 #include "loadgen/jobbody.h"
+#include "loadgen/pace.h"
 #include "loadgen/report.h"
 #include "loadgen/request.h"
 #include "loadgen/run.h"
@@ -102,6 +103,7 @@ struct jobs {
     int nslots;
     struct event *ev_tick, *ev_sched, *ev_int, *ev_term;
     uint64_t t0_ns, deadline_ns, submit_end_ns;
+    struct pace pace;            /* open loop: job k's POST is due at pace_intended(k) */
     uint64_t submit_errors, poll_errors, retries;
     char first_error[256];
     bool interrupted, timed_out;
@@ -366,11 +368,6 @@ static void jobs_gate(struct jobs *j)
             pollq_push(j, k);
 }
 
-static uint64_t jobs_intended(const struct jobs *j, size_t k)
-{
-    return j->t0_ns + (uint64_t)((double)k * (double)NS_PER_S / j->o->rate);
-}
-
 /* Gives every idle connection its next request and, in an open loop, sets
  * the timer for the next scheduled job. Ends the loop when every job is final. */
 static void jobs_pump(struct jobs *j, uint64_t now)
@@ -384,7 +381,7 @@ static void jobs_pump(struct jobs *j, uint64_t now)
             continue;
         if (s->role == ROLE_SUBMIT) {
             if (s->count == 0) { /* else: a batch to send again */
-                if (j->next_submit >= n || (o->rate > 0 && jobs_intended(j, j->next_submit) > now))
+                if (j->next_submit >= n || (o->rate > 0 && !pace_due(&j->pace, j->next_submit, now)))
                     continue;
                 s->first = j->next_submit;
                 s->count = o->rate > 0 ? 1 : (size_t)o->batch;
@@ -399,12 +396,8 @@ static void jobs_pump(struct jobs *j, uint64_t now)
             slot_poll(s, pollq_pop(j), now);
         }
     }
-    if (o->rate > 0 && j->next_submit < n) {
-        uint64_t t = jobs_intended(j, j->next_submit);
-        uint64_t us = t > now ? (t - now + 999) / 1000 : 0;
-        struct timeval tv = clock_us_timeval(us);
-        evtimer_add(j->ev_sched, &tv);
-    }
+    if (o->rate > 0 && j->next_submit < n)
+        pace_arm(&j->pace, j->ev_sched, j->next_submit, now);
     if (j->final >= n)
         event_base_loopbreak(j->base);
 }
@@ -521,124 +514,46 @@ static void jobs_free(struct jobs *j)
     free(j->job_json);
 }
 
-/* The run's figures, from the records. */
-struct jobs_summary {
-    size_t submitted, finished;
-    double first_created, last_finished, duration_s, jobs_per_s, submit_s;
-    struct hist *to_start, *to_done; /* µs */
-};
-
-static int jobs_summarize(const struct jobs *j, struct jobs_summary *sum)
+/* The run's figures, from the records, into sum (its histograms are the
+ * caller's to free, even on failure); api is the --api text. Returns 0, or
+ * -1 when out of memory. */
+static int jobs_summarize(const struct jobs *j, const char *api, struct report_jobs *sum)
 {
-    memset(sum, 0, sizeof *sum);
+    const struct jobs_opts *o = j->o;
+    *sum = (struct report_jobs){.api = api, .queue = o->queue, .task = o->task != NULL ? o->task : JOB_TASK_DEFAULT,
+                                .n = o->n, .ms = o->ms, .conns = o->conns, .batch = o->batch, .rate = o->rate,
+                                .submit_errors = j->submit_errors, .poll_errors = j->poll_errors,
+                                .retries = j->retries};
     sum->to_start = hist_new();
     sum->to_done = hist_new();
     if (sum->to_start == NULL || sum->to_done == NULL)
         return -1;
-    for (long i = 0; i < j->o->n; i++) {
+    double first_created = 0, last_finished = 0;
+    for (long i = 0; i < o->n; i++) {
         const struct rec *r = &j->recs[i];
+        report_jobs_count(sum, r->outcome);
         if (r->id[0] != '\0')
             sum->submitted++;
         if (r->created <= 0)
             continue;
-        if (sum->first_created == 0 || r->created < sum->first_created)
-            sum->first_created = r->created;
+        if (first_created == 0 || r->created < first_created)
+            first_created = r->created;
         if (r->started >= r->created)
             hist_record(sum->to_start, (uint64_t)((r->started - r->created) * 1e6 + 0.5));
         if (r->finished >= r->created && r->phase == REC_FINAL) {
             hist_record(sum->to_done, (uint64_t)((r->finished - r->created) * 1e6 + 0.5));
             sum->finished++;
-            if (r->finished > sum->last_finished)
-                sum->last_finished = r->finished;
+            if (r->finished > last_finished)
+                last_finished = r->finished;
         }
     }
-    if (sum->finished > 0 && sum->last_finished > sum->first_created) {
-        sum->duration_s = sum->last_finished - sum->first_created;
+    if (sum->finished > 0 && last_finished > first_created) {
+        sum->duration_s = last_finished - first_created;
         sum->jobs_per_s = (double)sum->finished / sum->duration_s;
     }
     if (j->submit_end_ns > j->t0_ns)
         sum->submit_s = (double)(j->submit_end_ns - j->t0_ns) / NS_PER_S;
     return 0;
-}
-
-/* Outcome names in report order, then counts. */
-static const char *const outcome_names[] = {"done", "failed", "dead", "cancelled", "queued", "running",
-                                            "unsubmitted", "unknown", "lost"};
-#define NOUTCOMES (sizeof outcome_names / sizeof outcome_names[0])
-
-static void jobs_count_outcomes(const struct jobs *j, size_t counts[NOUTCOMES])
-{
-    memset(counts, 0, NOUTCOMES * sizeof counts[0]);
-    for (long i = 0; i < j->o->n; i++) {
-        for (size_t k = 0; k < NOUTCOMES; k++) {
-            if (strcmp(j->recs[i].outcome, outcome_names[k]) == 0) {
-                counts[k]++;
-                break;
-            }
-        }
-    }
-}
-
-static json_t *jobs_json(const struct jobs *j, const struct jobs_summary *sum)
-{
-    size_t counts[NOUTCOMES];
-    jobs_count_outcomes(j, counts);
-    json_t *states = json_object();
-    if (states == NULL)
-        return NULL;
-    for (size_t k = 0; k < NOUTCOMES; k++) {
-        if (counts[k] > 0 && json_object_set_new(states, outcome_names[k], json_integer((json_int_t)counts[k])) != 0) {
-            json_decref(states);
-            return NULL;
-        }
-    }
-    return json_pack("{s:I,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "jobs", (json_int_t)j->o->n,
-                     "task", j->o->task != NULL ? j->o->task : JOB_TASK_DEFAULT, "submitted",
-                     (json_int_t)sum->submitted, "finished", (json_int_t)sum->finished, "duration_s", sum->duration_s,
-                     "jobs_per_s", sum->jobs_per_s, "submit_s", sum->submit_s, "enqueue_to_start_ms",
-                     report_latency_json(sum->to_start), "enqueue_to_done_ms", report_latency_json(sum->to_done),
-                     "states", states, "errors", "submit", (json_int_t)j->submit_errors, "poll",
-                     (json_int_t)j->poll_errors, "retries", (json_int_t)j->retries);
-}
-
-static void print_latency_line(FILE *f, const char *label, const struct hist *h)
-{
-    char a[6][32];
-    fprintf(f, "  %-15s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n", label,
-            report_fmt_us((double)hist_percentile(h, 50), a[0], sizeof a[0]),
-            report_fmt_us((double)hist_percentile(h, 90), a[1], sizeof a[1]),
-            report_fmt_us((double)hist_percentile(h, 99), a[2], sizeof a[2]),
-            report_fmt_us((double)hist_percentile(h, 99.9), a[3], sizeof a[3]),
-            report_fmt_us((double)hist_max(h), a[4], sizeof a[4]), report_fmt_us(hist_mean(h), a[5], sizeof a[5]));
-}
-
-static void jobs_text(FILE *f, const struct jobs *j, const struct jobs_summary *sum, const char *api)
-{
-    const struct jobs_opts *o = j->o;
-    if (o->ms >= 0)
-        fprintf(f, "%ld jobs of %ld ms", o->n, o->ms);
-    else
-        fprintf(f, "%ld jobs of task %s", o->n, o->task);
-    fprintf(f, " via %s (queue %s, %ld+%ld connections, ", api, o->queue, o->conns, o->conns);
-    if (o->rate > 0)
-        fprintf(f, "open loop at %.1f jobs/s)\n", o->rate);
-    else
-        fprintf(f, "batches of %ld)\n", o->batch);
-    fprintf(f, "  submitted      %zu in %.3fs", sum->submitted, sum->submit_s);
-    if (sum->submit_s > 0)
-        fprintf(f, " (%.1f jobs/s accepted)", (double)sum->submitted / sum->submit_s);
-    fprintf(f, "\n  finished       %zu in %.3fs: %.2f jobs/s (first created_at to last finished_at)\n", sum->finished,
-            sum->duration_s, sum->jobs_per_s);
-    print_latency_line(f, "enqueue->start", sum->to_start);
-    print_latency_line(f, "enqueue->done", sum->to_done);
-    size_t counts[NOUTCOMES];
-    jobs_count_outcomes(j, counts);
-    fprintf(f, "  states        ");
-    for (size_t k = 0; k < NOUTCOMES; k++)
-        if (counts[k] > 0)
-            fprintf(f, " %s %zu", outcome_names[k], counts[k]);
-    fprintf(f, "\n  errors         submit %llu  poll %llu  (429/503 retries %llu)\n",
-            (unsigned long long)j->submit_errors, (unsigned long long)j->poll_errors, (unsigned long long)j->retries);
 }
 
 int jobs_main(int argc, char **argv)
@@ -687,7 +602,7 @@ int jobs_main(int argc, char **argv)
     };
     char err[512];
     int first;
-    int exit_code = cli_parse(&spec, argc, argv, &first);
+    int exit_code = flags_parse(&spec, argc, argv, &first);
     if (exit_code >= 0)
         return exit_code;
     bool burn = task == NULL || strcmp(task, JOB_TASK_DEFAULT) == 0;
@@ -718,13 +633,15 @@ int jobs_main(int argc, char **argv)
     }
 
     struct jobs j;
-    struct jobs_summary sum = {0};
+    struct report_jobs sum = {0};
     int rc = 1;
     if (jobs_init(&j, &o, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen jobs: %s\n", err);
         goto out;
     }
     j.t0_ns = clock_mono_ns();
+    if (rate > 0)
+        pace_init(&j.pace, j.t0_ns, rate, 1, 0);
     j.deadline_ns = j.t0_ns + (uint64_t)timeout_ms * NS_PER_MS;
     jobs_pump(&j, j.t0_ns);
     if (j.final < (size_t)o.n)
@@ -732,7 +649,7 @@ int jobs_main(int argc, char **argv)
     if (j.timed_out)
         fprintf(stderr, "loadgen jobs: gave up after %.0fs with %zu of %ld jobs unfinished\n", timeout_ms / 1000.0,
                 (size_t)o.n - j.final, o.n);
-    if (jobs_summarize(&j, &sum) != 0) {
+    if (jobs_summarize(&j, api, &sum) != 0) {
         fprintf(stderr, "loadgen jobs: out of memory\n");
         goto out;
     }
@@ -743,7 +660,7 @@ int jobs_main(int argc, char **argv)
     if (j.first_error[0] != '\0')
         fprintf(stderr, "loadgen jobs: first error: %s\n", j.first_error);
     if (json) {
-        json_t *out = jobs_json(&j, &sum);
+        json_t *out = report_jobs_json(&sum);
         int prc = out != NULL ? report_json_print(stdout, out) : -1;
         json_decref(out);
         if (prc != 0) {
@@ -751,7 +668,7 @@ int jobs_main(int argc, char **argv)
             goto out;
         }
     } else {
-        jobs_text(stdout, &j, &sum, api);
+        report_jobs_text(stdout, &sum);
     }
     rc = fflush(stdout) == 0 ? 0 : 1;
 out:

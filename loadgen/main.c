@@ -4,9 +4,9 @@
 
 #include "common/log.h"
 #include "common/sys.h"
-#include "loadgen/cli.h"
 #include "loadgen/jobs.h"
 #include "loadgen/suite.h"
+#include "loadgen/urlcmd.h"
 
 int main(int argc, char **argv)
 {
@@ -17,5 +17,5 @@ int main(int argc, char **argv)
         return jobs_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "suite") == 0)
         return suite_main(argc - 1, argv + 1);
-    return cli_main(argc, argv);
+    return urlcmd_main(argc, argv);
 }

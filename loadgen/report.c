@@ -1,7 +1,13 @@
-/* Output of a run; see report.h. */
+/* Output of a command; see report.h. */
 #include "loadgen/report.h"
 
+#include <string.h>
+
 #include "common/hist.h"
+
+/* Outcome names in report order; see REPORT_JOB_OUTCOMES. */
+static const char *const report_job_outcomes[REPORT_JOB_OUTCOMES] = {
+    "done", "failed", "dead", "cancelled", "queued", "running", "unsubmitted", "unknown", "lost"};
 
 static double us_to_ms(uint64_t us)
 {
@@ -70,9 +76,20 @@ const char *report_fmt_us(double us, char *buf, size_t len)
     return buf;
 }
 
-void report_run_text(FILE *f, const struct report_info *info, const struct run_stats *s)
+/* One "  LABEL p50 ...  mean ..." line of a µs histogram, LABEL padded to width. */
+static void report_latency_line(FILE *f, const char *label, int width, const struct hist *h)
 {
     char a[6][32];
+    fprintf(f, "  %-*s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n", width, label,
+            report_fmt_us((double)hist_percentile(h, 50), a[0], sizeof a[0]),
+            report_fmt_us((double)hist_percentile(h, 90), a[1], sizeof a[1]),
+            report_fmt_us((double)hist_percentile(h, 99), a[2], sizeof a[2]),
+            report_fmt_us((double)hist_percentile(h, 99.9), a[3], sizeof a[3]),
+            report_fmt_us((double)hist_max(h), a[4], sizeof a[4]), report_fmt_us(hist_mean(h), a[5], sizeof a[5]));
+}
+
+void report_run_text(FILE *f, const struct report_info *info, const struct run_stats *s)
+{
     if (info->rate > 0)
         fprintf(f, "%s: open loop at %.1f req/s, %d connections, %d thread%s\n", info->url, info->rate, info->conns,
                 info->threads, info->threads == 1 ? "" : "s");
@@ -85,13 +102,7 @@ void report_run_text(FILE *f, const struct report_info *info, const struct run_s
     if (info->rate > 0)
         fprintf(f, "  schedule   %llu due, %llu ended in time\n", (unsigned long long)s->due,
                 (unsigned long long)s->requests);
-    const struct hist *h = s->latency;
-    fprintf(f, "  latency    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
-            report_fmt_us((double)hist_percentile(h, 50), a[0], sizeof a[0]),
-            report_fmt_us((double)hist_percentile(h, 90), a[1], sizeof a[1]),
-            report_fmt_us((double)hist_percentile(h, 99), a[2], sizeof a[2]),
-            report_fmt_us((double)hist_percentile(h, 99.9), a[3], sizeof a[3]),
-            report_fmt_us((double)hist_max(h), a[4], sizeof a[4]), report_fmt_us(hist_mean(h), a[5], sizeof a[5]));
+    report_latency_line(f, "latency", 10, s->latency);
     fprintf(f, "  codes     ");
     bool any = false;
     for (int i = 0; i < RUN_CODES; i++) {
@@ -105,6 +116,63 @@ void report_run_text(FILE *f, const struct report_info *info, const struct run_s
             (unsigned long long)s->err_read, (unsigned long long)s->err_write, (unsigned long long)s->err_timeout);
     if (s->drained > 0)
         fprintf(f, "  drained    %llu ended after the window (latency only)\n", (unsigned long long)s->drained);
+}
+
+void report_jobs_count(struct report_jobs *r, const char *outcome)
+{
+    for (size_t k = 0; k < REPORT_JOB_OUTCOMES; k++) {
+        if (strcmp(outcome, report_job_outcomes[k]) == 0) {
+            r->outcomes[k]++;
+            return;
+        }
+    }
+}
+
+json_t *report_jobs_json(const struct report_jobs *r)
+{
+    json_t *states = json_object();
+    if (states == NULL)
+        return NULL;
+    for (size_t k = 0; k < REPORT_JOB_OUTCOMES; k++) {
+        if (r->outcomes[k] > 0 &&
+            json_object_set_new(states, report_job_outcomes[k], json_integer((json_int_t)r->outcomes[k])) != 0) {
+            json_decref(states);
+            return NULL;
+        }
+    }
+    return json_pack("{s:I,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:o,s:o,s:{s:I,s:I,s:I}}", "jobs", (json_int_t)r->n, "task",
+                     r->task, "submitted", (json_int_t)r->submitted, "finished", (json_int_t)r->finished,
+                     "duration_s", r->duration_s, "jobs_per_s", r->jobs_per_s, "submit_s", r->submit_s,
+                     "enqueue_to_start_ms", report_latency_json(r->to_start), "enqueue_to_done_ms",
+                     report_latency_json(r->to_done), "states", states, "errors", "submit",
+                     (json_int_t)r->submit_errors, "poll", (json_int_t)r->poll_errors, "retries",
+                     (json_int_t)r->retries);
+}
+
+void report_jobs_text(FILE *f, const struct report_jobs *r)
+{
+    if (r->ms >= 0)
+        fprintf(f, "%ld jobs of %ld ms", r->n, r->ms);
+    else
+        fprintf(f, "%ld jobs of task %s", r->n, r->task);
+    fprintf(f, " via %s (queue %s, %ld+%ld connections, ", r->api, r->queue, r->conns, r->conns);
+    if (r->rate > 0)
+        fprintf(f, "open loop at %.1f jobs/s)\n", r->rate);
+    else
+        fprintf(f, "batches of %ld)\n", r->batch);
+    fprintf(f, "  submitted      %zu in %.3fs", r->submitted, r->submit_s);
+    if (r->submit_s > 0)
+        fprintf(f, " (%.1f jobs/s accepted)", (double)r->submitted / r->submit_s);
+    fprintf(f, "\n  finished       %zu in %.3fs: %.2f jobs/s (first created_at to last finished_at)\n", r->finished,
+            r->duration_s, r->jobs_per_s);
+    report_latency_line(f, "enqueue->start", 15, r->to_start);
+    report_latency_line(f, "enqueue->done", 15, r->to_done);
+    fprintf(f, "  states        ");
+    for (size_t k = 0; k < REPORT_JOB_OUTCOMES; k++)
+        if (r->outcomes[k] > 0)
+            fprintf(f, " %s %zu", report_job_outcomes[k], r->outcomes[k]);
+    fprintf(f, "\n  errors         submit %llu  poll %llu  (429/503 retries %llu)\n",
+            (unsigned long long)r->submit_errors, (unsigned long long)r->poll_errors, (unsigned long long)r->retries);
 }
 
 int report_json_print(FILE *f, const json_t *j)

@@ -18,6 +18,7 @@
 #include "common/errmsg.h"
 #include "common/hist.h"
 #include "loadgen/http_client.h"
+#include "loadgen/pace.h"
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
@@ -43,12 +44,12 @@ struct slot {
 /* One event loop on its own thread with its share of the connections. */
 struct loop {
     struct run *run;
-    int index;
     struct event_base *base;
     char *scratch; /* read buffer shared by this loop's connections */
     struct slot *slots;
     int nslots;
     struct slot *idle_head, *idle_tail; /* open loop: free connections, FIFO so load spreads */
+    struct pace pace; /* open loop: this loop's share of the run's schedule */
     struct event *ev_tick, *ev_sched, *ev_end, *ev_drain;
     struct run_stats stats;
     uint64_t quota;   /* requests this loop may start */
@@ -65,7 +66,6 @@ struct loop {
 struct run {
     const struct run_opts *o;
     uint64_t t0_ns;
-    double interval_ns; /* open loop: between two scheduled requests of the whole run */
     uint64_t timeout_ns;
     struct loop *loops;
     int nloops;
@@ -159,18 +159,12 @@ static void slot_on_done(struct conn *c, enum conn_error err, const struct http_
     loop_next(l, s, now);
 }
 
-static uint64_t loop_intended(const struct loop *l, uint64_t k)
-{
-    double g = (double)k * l->run->nloops + l->index; /* the request's place in the whole run's schedule */
-    return l->run->t0_ns + (uint64_t)(g * l->run->interval_ns);
-}
-
 /* Open loop: hands every request whose time has come to a free connection,
  * then sets the timer for the next one. */
 static void loop_dispatch(struct loop *l, uint64_t now)
 {
     while (l->started < l->quota && l->idle_head != NULL) {
-        uint64_t t = loop_intended(l, l->started);
+        uint64_t t = pace_intended(&l->pace, l->started);
         if (t > now)
             break;
         struct slot *s = l->idle_head;
@@ -179,29 +173,15 @@ static void loop_dispatch(struct loop *l, uint64_t now)
             l->idle_tail = NULL;
         slot_start(s, t, now);
     }
-    if (l->started < l->quota) {
-        uint64_t t = loop_intended(l, l->started);
-        if (t > now) {
-            uint64_t us = (t - now + 999) / 1000;
-            struct timeval tv = clock_us_timeval(us);
-            evtimer_add(l->ev_sched, &tv);
-        }
-        /* else: due but every connection is busy; the next one to free up takes it */
-    }
+    /* A request already due here found every connection busy: the next one
+     * to free up takes it, no timer needed. */
+    if (l->started < l->quota && !pace_due(&l->pace, l->started, now))
+        pace_arm(&l->pace, l->ev_sched, l->started, now);
 }
 
 static void loop_finish(struct loop *l)
 {
     event_base_loopbreak(l->base);
-}
-
-/* How many of this loop's scheduled requests are due by t (open loop). */
-static uint64_t loop_due_by(const struct loop *l, uint64_t t)
-{
-    if (t < l->run->t0_ns)
-        return 0;
-    double x = (double)(t - l->run->t0_ns) / l->run->interval_ns - l->index;
-    return x < 0 ? 0 : (uint64_t)floor(x / l->run->nloops) + 1;
 }
 
 /* Stops starting requests. With drain_ms > 0 the requests in flight are
@@ -216,7 +196,7 @@ static void loop_stop(struct loop *l, int64_t drain_ms)
     evtimer_del(l->ev_sched);
     bool open = l->run->o->rate > 0;
     if (open && drain_ms > 0) {
-        uint64_t due = loop_due_by(l, l->end_ns);
+        uint64_t due = pace_due_by(&l->pace, l->end_ns);
         if (due < l->quota)
             l->quota = due;
     }
@@ -344,11 +324,10 @@ static void loop_free(struct loop *l)
 
 /* Sets up loop l with nslots connections; its share of a count-bounded run
  * is `quota`. Returns 0 or -1 (no memory). */
-static int loop_init(struct loop *l, struct run *r, int index, int nslots, uint64_t quota)
+static int loop_init(struct loop *l, struct run *r, int nslots, uint64_t quota)
 {
     const struct run_opts *o = r->o;
     l->run = r;
-    l->index = index;
     l->quota = quota;
     l->end_ns = UINT64_MAX;
     l->stats.latency = hist_new();
@@ -461,20 +440,22 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
     }
     r.nloops = nloops;
     r.timeout_ns = (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 1) * NS_PER_MS;
-    r.interval_ns = o->rate > 0 ? (double)NS_PER_S / o->rate : 0;
     int rc = -1;
     for (int i = 0; i < nloops; i++) {
         int nslots = conns / nloops + (i < conns % nloops);
         uint64_t quota = UINT64_MAX;
         if (o->total > 0)
             quota = o->total > (uint64_t)i ? (o->total - (uint64_t)i + (uint64_t)nloops - 1) / (uint64_t)nloops : 0;
-        if (loop_init(&r.loops[i], &r, i, nslots, quota) != 0) {
+        if (loop_init(&r.loops[i], &r, nslots, quota) != 0) {
             errmsg_fail(err, errlen, "out of memory setting up %d connections", conns);
             goto err;
         }
     }
 
     r.t0_ns = clock_mono_ns();
+    if (o->rate > 0)
+        for (int i = 0; i < nloops; i++)
+            pace_init(&r.loops[i].pace, r.t0_ns, o->rate, (uint64_t)nloops, (uint64_t)i);
     if (o->total == 0 && o->duration_ms > 0) {
         struct timeval d = clock_ms_timeval(o->duration_ms);
         for (int i = 0; i < nloops; i++) {

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/sys.h"
 #include "common/url.h"
+#include "loadgen/flags.h"
 
 #define SLOWSVC_BODY "done"
 /* The kernel caps this at net.core.somaxconn; asking high lets thousands of
@@ -213,13 +214,9 @@ int main(int argc, char **argv)
     };
     char err[512];
     int first;
-    enum config_result cr = config_parse(&spec, argc, argv, &first, err, sizeof err);
-    if (cr == CONFIG_EXIT)
-        return 0;
-    if (cr == CONFIG_ERROR) {
-        fprintf(stderr, "slowsvc: %s\n", err);
-        return 2;
-    }
+    int exit_code = flags_parse(&spec, argc, argv, &first);
+    if (exit_code >= 0)
+        return exit_code;
     char host[URL_HOST_MAX];
     int port;
     if (addr_parse(listen_addr, host, sizeof host, &port, err, sizeof err) != 0) {

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +19,9 @@
 #include "common/job.h"
 #include "common/sys.h"
 #include "common/url.h"
-#include "loadgen/cli.h"
 #include "loadgen/fetch.h"
+#include "loadgen/flags.h"
+#include "loadgen/interrupt.h"
 #include "loadgen/jobbody.h"
 #include "loadgen/request.h"
 #include "loadgen/run.h"
@@ -78,14 +78,6 @@ struct suite_result {
     uint64_t requests, ok, errors;
 };
 
-static volatile sig_atomic_t suite_interrupted;
-
-static void suite_on_signal(int sig)
-{
-    (void)sig;
-    suite_interrupted = 1;
-}
-
 static long lmin(long a, long b)
 {
     return a < b ? a : b;
@@ -126,36 +118,37 @@ static json_t *suite_get_json(const struct http_url *api, const char *path)
     return j;
 }
 
+/* One limit's figure: the flag's when it was given (*value > 0), else obj's
+ * positive integer `key`, from source `from` (obj may be NULL). Returns
+ * false, *value left 0, when neither gives one. */
+static bool suite_env_take(long *value, const char **src, const json_t *obj, const char *key, const char *from)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (*value > 0) {
+        *src = "flag";
+    } else if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *value = (long)json_integer_value(v);
+        *src = from;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 /* Fills what flags left unset (0) from /info and /queues, then defaults. */
 static void suite_discover(const struct http_url *api, struct suite_env *e, const char *clock_flag)
 {
     json_t *info = suite_get_json(api, "/info");
     json_t *queues = NULL;
-    const json_t *v;
-    if (e->cores > 0) {
-        e->src_cores = "flag";
-    } else if (json_is_integer(v = json_object_get(info, "cores")) && json_integer_value(v) > 0) {
-        e->cores = (long)json_integer_value(v);
-        e->src_cores = "/info";
-    } else {
+    if (!suite_env_take(&e->cores, &e->src_cores, info, "cores", "/info")) {
         e->cores = sys_cpu_count();
         e->src_cores = "this machine";
     }
-    if (e->threads > 0) {
-        e->src_threads = "flag";
-    } else if (json_is_integer(v = json_object_get(info, "threads")) && json_integer_value(v) > 0) {
-        e->threads = (long)json_integer_value(v);
-        e->src_threads = "/info";
-    } else {
+    if (!suite_env_take(&e->threads, &e->src_threads, info, "threads", "/info")) {
         e->threads = 5 * e->cores; /* the API's default */
         e->src_threads = "default 5 x cores";
     }
-    if (e->task_ms > 0) {
-        e->src_task_ms = "flag";
-    } else if (json_is_integer(v = json_object_get(info, "task_ms")) && json_integer_value(v) > 0) {
-        e->task_ms = (long)json_integer_value(v);
-        e->src_task_ms = "/info";
-    } else {
+    if (!suite_env_take(&e->task_ms, &e->src_task_ms, info, "task_ms", "/info")) {
         e->task_ms = JOB_MS_DEFAULT;
         e->src_task_ms = "default";
     }
@@ -170,18 +163,12 @@ static void suite_discover(const struct http_url *api, struct suite_env *e, cons
         e->src_clock = "default";
     }
     e->wall_clock = strcmp(clock, "wall") == 0;
-    if (e->workers > 0) {
-        e->src_workers = "flag";
-    } else if (json_is_integer(v = json_object_get(info, "workers_alive")) && json_integer_value(v) > 0) {
-        e->workers = (long)json_integer_value(v);
-        e->src_workers = "/info";
-    } else if ((queues = suite_get_json(api, "/queues")) != NULL &&
-               json_is_integer(v = json_object_get(queues, "workers_alive")) && json_integer_value(v) > 0) {
-        e->workers = (long)json_integer_value(v);
-        e->src_workers = "/queues";
-    } else {
-        e->workers = e->cores;
-        e->src_workers = "default = cores";
+    if (!suite_env_take(&e->workers, &e->src_workers, info, "workers_alive", "/info")) {
+        queues = suite_get_json(api, "/queues"); /* asked only when needed */
+        if (!suite_env_take(&e->workers, &e->src_workers, queues, "workers_alive", "/queues")) {
+            e->workers = e->cores;
+            e->src_workers = "default = cores";
+        }
     }
     json_decref(info);
     json_decref(queues);
@@ -208,7 +195,7 @@ static void suite_settle(const struct http_url *api, int64_t settle_ms)
             busy += json_integer_value(json_object_get(qv, "in_progress"));
         }
         json_decref(q);
-        if (busy == 0 || suite_interrupted)
+        if (busy == 0 || interrupt_requested())
             return;
         if (clock_mono_ns() >= until) {
             fprintf(stderr, "suite: %lld jobs still queued or running after %.0fs; going on\n", (long long)busy,
@@ -283,12 +270,12 @@ static int suite_run_mode(const struct suite_opts *o, const struct suite_mode *m
     int rc = -1;
     struct run_opts ro = {.req = &load_req, .conns = (int)o->concurrency, .threads = 1,
                           .duration_ms = o->duration_ms, .timeout_ms = timeout_ms, .drain_ms = timeout_ms,
-                          .interrupted = &suite_interrupted,
+                          .interrupted = interrupt_flag(),
                           /* a task's success is its job done, not the 2xx of an answer that may be a 202 */
                           .accept = m->task != NULL ? suite_job_done : NULL};
     pr.ro = (struct run_opts){.req = &probe_req, .conns = 1, .threads = 1, .duration_ms = o->duration_ms,
                               .rate = o->probe_rate, .timeout_ms = timeout_ms, .drain_ms = timeout_ms,
-                              .interrupted = &suite_interrupted};
+                              .interrupted = interrupt_flag()};
     if (suite_request(&o->api, path, m->body, &load_req, &ro, err, errlen) != 0 ||
         suite_request(&o->api, "/healthz", NULL, &probe_req, &pr.ro, err, errlen) != 0)
         goto out;
@@ -536,7 +523,7 @@ int suite_main(int argc, char **argv)
     };
     char err[512];
     int first;
-    int exit_code = cli_parse(&spec, argc, argv, &first);
+    int exit_code = flags_parse(&spec, argc, argv, &first);
     if (exit_code >= 0)
         return exit_code;
     struct suite_opts o = {.out_dir = out_dir, .duration_ms = duration_ms, .settle_ms = settle_ms,
@@ -601,10 +588,8 @@ int suite_main(int argc, char **argv)
     if (task != NULL)
         fprintf(stderr, "suite: task %s: limit workers %ld / %g s per task\n", task, o.env.workers, o.env.task_s);
 
-    struct sigaction sa = {.sa_handler = suite_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct interrupt_saved saved;
+    interrupt_catch(&saved);
     /* The seed's selected rows in order, the task row (if any) right after
      * the cpu ones. */
     const struct suite_mode *plan[SUITE_NMODES + 1];
@@ -623,7 +608,7 @@ int suite_main(int argc, char **argv)
     struct suite_result res[SUITE_NMODES + 1];
     size_t n = 0;
     int rc = 0;
-    for (size_t i = 0; i < nplan && !suite_interrupted; i++) {
+    for (size_t i = 0; i < nplan && !interrupt_requested(); i++) {
         if (suite_run_mode(&o, plan[i], &res[n], err, sizeof err) != 0) {
             fprintf(stderr, "loadgen suite: %s %s: %s\n", plan[i]->experiment, plan[i]->mode, err);
             rc = 1;
@@ -632,9 +617,8 @@ int suite_main(int argc, char **argv)
         n++;
         suite_settle(&o.api, o.settle_ms);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    if (suite_interrupted)
+    interrupt_restore(&saved);
+    if (interrupt_requested())
         fprintf(stderr, "loadgen suite: interrupted; reporting the %zu modes measured\n", n);
     suite_table(stdout, res, n, conc);
     if (suite_write(&o, res, n, err, sizeof err) != 0) {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/defaults.h"
-#include "worker/proc_internal.h"
+#include "worker/proc_poll.h"
 #include "common/clock.h"
 
 #define DIED_WAIT_MS 100      /* a coprocess that closed a pipe gets this long to exit by itself */

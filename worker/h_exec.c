@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "worker/handler.h"
 #include "worker/kinds.h"
 
 #define ENV_VALUE_MAX 160 /* "OFFLOAD_QUEUE=" + a queue name, with room */

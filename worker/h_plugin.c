@@ -11,6 +11,7 @@
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "include/offload/plugin.h"
+#include "worker/handler.h"
 #include "worker/kinds.h"
 #include "worker/tthread.h"
 

@@ -12,6 +12,7 @@
 
 #include "common/errmsg.h"
 #include "common/log.h"
+#include "worker/handler.h"
 #include "worker/kinds.h"
 #include "common/clock.h"
 

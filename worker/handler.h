@@ -13,58 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/job.h"
-#include "common/task.h"
 #include "worker/settings.h"
-
-#define HANDLER_ERROR_MAX 4096 /* bytes of a run's error message kept for the job */
-#define HANDLER_MAX (OPT_LIST_MAX + 1) /* every --task, plus burn */
-
-enum handler_kind {
-    HANDLER_BURN,   /* the built-in CPU task */
-    HANDLER_EXEC,   /* a process per job */
-    HANDLER_SERVE,  /* a coprocess per worker process, one line per job */
-    HANDLER_PLUGIN, /* a shared object in this process */
-};
-
-/* One job to run, as SCRIPT_START gave it. Every pointer is borrowed for
- * the duration of handlers_run. */
-struct task_call {
-    const char *id;
-    const char *task;
-    const char *queue;
-    const char *args;    /* compact JSON text, never empty ("null" for a job without args) */
-    size_t args_len;
-    const char *payload; /* burn's */
-    size_t payload_len;
-    int ms;              /* burn's */
-    unsigned attempt;
-    int64_t timeout_ms;  /* this run's limit (the job's, else --task-timeout) */
-};
-
-/* How a run ended: what the worker reports. RUN_FAILED is the zero value,
- * so a path that forgets to say never reports success. */
-enum run_end {
-    RUN_FAILED,    /* the task failed (error, timeout, oversized output): the job fails */
-    RUN_DONE,      /* finished: result below */
-    RUN_RETRY,     /* ended like a crash (no handler, a coprocess died): attempt counted,
-                      back on the queue while attempts remain, else dead */
-    RUN_REQUEUE,   /* never reached the task (its process could not start): back on the
-                      queue, the attempt not counted; the worker pauses before its next job */
-    RUN_ABANDONED, /* the worker's second stop signal: the job goes back, the worker stops */
-};
-
-struct task_outcome {
-    enum run_end end;
-    char *result;        /* owned (task_outcome_clear frees): output, NULL for none */
-    size_t result_len;
-    bool result_json;    /* result is JSON text, else plain text */
-    bool has_burn;       /* burn's figures below are the result */
-    struct task_result burn;
-    bool exit_after;     /* report, then stop this process (a plugin run would not stop) */
-    bool no_handler;     /* RUN_RETRY because this worker serves no such task */
-    char error[HANDLER_ERROR_MAX]; /* why, when not RUN_DONE */
-};
+#include "worker/task_call.h"
 
 struct handlers;
 

@@ -1,15 +1,32 @@
 #ifndef OFFLOAD_WORKER_KINDS_H
 #define OFFLOAD_WORKER_KINDS_H
-/* Inside the handlers' room: the handler set and one function family per
- * kind (h_burn.c, h_exec.c, h_serve.c, h_plugin.c). Only handler.c and the
- * kinds include this; the worker sees worker/handler.h. */
+/* Inside the handlers' room: the kinds, the handler set and one function
+ * family per kind (h_burn.c, h_exec.c, h_serve.c, h_plugin.c). Only
+ * handler.c and the kinds include this; the worker sees worker/handler.h.
+ * This does not include handler.h (handler.c includes this): a run's types
+ * come from worker/task_call.h, and a kind that uses handler.h's shared
+ * helpers (the SPEC words, the output rule) includes it itself. */
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "common/job.h"
 #include "worker/coproc.h"
-#include "worker/handler.h"
 #include "worker/proc.h"
 #include "worker/prun.h"
+#include "worker/settings.h"
+#include "worker/task_call.h"
 #include "worker/tthread.h"
+
+#define HANDLER_MAX (OPT_LIST_MAX + 1) /* every --task, plus burn */
+
+enum handler_kind {
+    HANDLER_BURN,   /* the built-in CPU task */
+    HANDLER_EXEC,   /* a process per job */
+    HANDLER_SERVE,  /* a coprocess per worker process, one line per job */
+    HANDLER_PLUGIN, /* a shared object in this process */
+};
 
 struct serve_proc;
 struct plugin_lib;

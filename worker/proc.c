@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common/defaults.h"
-#include "worker/proc_internal.h"
+#include "worker/proc_poll.h"
 #include "common/clock.h"
 
 extern char **environ;
@@ -259,7 +259,7 @@ int proc_resolve(const char *cmd, char *err, size_t errlen)
 }
 
 /* The contracts of proc_spawn_detail, proc_exited, proc_wait_exit,
- * proc_signal and proc_finish are in worker/proc_internal.h. */
+ * proc_signal and proc_finish are in worker/proc.h. */
 int proc_spawn_detail(struct proc *p, const struct proc_spec *s, char *err, size_t errlen)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1};

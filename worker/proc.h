@@ -66,4 +66,29 @@ int proc_reap(struct proc *p, int *status);
 /* "exit status 3", "killed by signal 9 (Killed)" for a waitpid status. */
 void proc_status_text(int status, char *buf, size_t len);
 
+/* ---- the steps proc_stop and proc_reap are made of ----
+ * For the modules built on this (prun.c, coproc.c), which run their own
+ * poll loops around a child; the rest of the worker uses the calls above. */
+
+/* A proc that is "none": no child, every descriptor -1. */
+extern const struct proc proc_none;
+
+/* proc_spawn, telling an allocation failure (-2) from other causes (-1). */
+int proc_spawn_detail(struct proc *p, const struct proc_spec *s, char *err, size_t errlen);
+
+/* True once p's child has exited (a zombie still holding its pid and group
+ * id, so the group can be signalled safely until it is reaped). */
+bool proc_exited(const struct proc *p);
+
+/* Waits up to ms for the child to exit. Returns whether it has. */
+bool proc_wait_exit(const struct proc *p, int64_t ms);
+
+/* Signals p's process group. SIGKILL also goes to the child itself, in case
+ * it left the group (no double SIGTERM: a handler may count them). */
+void proc_signal(const struct proc *p, int sig);
+
+/* Reaps the child (which is dead or SIGKILLed) and makes p none. Returns
+ * the waitpid status (PROC_STATUS_UNKNOWN if someone else reaped it). */
+int proc_finish(struct proc *p);
+
 #endif

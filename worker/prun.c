@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/proc_internal.h"
+#include "worker/proc_poll.h"
 #include "common/clock.h"
 
 #define DRAIN_MS 100         /* after the exit, how long pipes kept open by escapees are read */

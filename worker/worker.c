@@ -272,6 +272,15 @@ static int queue_args(const struct worker *w, const char **argv, int first)
     return first + (int)w->cfg->nqueues;
 }
 
+/* Redis answered a fetch with an error: says so and pauses, so a broken
+ * script or server is not asked again in a tight loop. */
+static void worker_error_pause(const char *what, const redisReply *reply)
+{
+    char q[256];
+    log_error(what, "err=%s", redis_conn_reply_err(reply, q, sizeof q));
+    clock_sleep_ms(ERROR_PAUSE_MS);
+}
+
 /* SCRIPT_TAKE: the next job of any queue, without blocking. Returns 1 with
  * *h filled, 0 when every queue is empty, -1 when the connection broke. */
 static int worker_take(struct worker *w, struct held_job *h)
@@ -288,11 +297,8 @@ static int worker_take(struct worker *w, struct held_job *h)
         return -1;
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 + SCRIPT_START_FIELDS)
         return held_take(h, reply, NULL, reply->element + 1) == 0 ? 1 : 0;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        char q[256];
-        log_error("take script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
-        clock_sleep_ms(ERROR_PAUSE_MS);
-    }
+    if (reply->type == REDIS_REPLY_ERROR)
+        worker_error_pause("take script failed", reply);
     freeReplyObject(reply);
     return 0;
 }
@@ -308,11 +314,8 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
     if (!reply)
         return -1;
     if (reply->type != REDIS_REPLY_STRING) {
-        if (reply->type == REDIS_REPLY_ERROR) {
-            char q[256];
-            log_error("fetch failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
-            clock_sleep_ms(ERROR_PAUSE_MS);
-        }
+        if (reply->type == REDIS_REPLY_ERROR)
+            worker_error_pause("fetch failed", reply);
         freeReplyObject(reply);
         return 0;
     }

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "loadgen/cli.h"
+#include "loadgen/flags.h"
 #include "loadgen/http_parse.h"
 #include "loadgen/jobbody.h"
 #include "loadgen/jobs.h"
@@ -214,7 +214,7 @@ START_TEST(split_args_moves_headers_and_url)
     const char *hdrs[11];
     size_t nh;
     char err[128];
-    int n = cli_split_args(&spec, argc, argv, out, hdrs, &nh, err, sizeof err);
+    int n = flags_split_args(&spec, argc, argv, out, hdrs, &nh, err, sizeof err);
     ck_assert_int_eq(n, 8);
     ck_assert_int_eq(nh, 3);
     ck_assert_str_eq(hdrs[0], "A: 1");
@@ -231,7 +231,7 @@ START_TEST(split_args_moves_headers_and_url)
 
     const char *const args2[] = {"loadgen", "a", "-c", "1", "b", "--", "-c", NULL};
     char **two = mkargv(args2);
-    n = cli_split_args(&spec, 7, two, out, hdrs, &nh, err, sizeof err);
+    n = flags_split_args(&spec, 7, two, out, hdrs, &nh, err, sizeof err);
     ck_assert_int_eq(n, 7);
     ck_assert_str_eq(out[1], "-c");
     ck_assert_str_eq(out[2], "1");
@@ -243,7 +243,7 @@ START_TEST(split_args_moves_headers_and_url)
 
     const char *const args3[] = {"loadgen", "-H", NULL};
     char **dangling = mkargv(args3);
-    ck_assert_int_eq(cli_split_args(&spec, 2, dangling, out, hdrs, &nh, err, sizeof err), -1);
+    ck_assert_int_eq(flags_split_args(&spec, 2, dangling, out, hdrs, &nh, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "-H"));
     freeargv(argv);
     freeargv(two);

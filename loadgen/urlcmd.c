@@ -1,112 +1,28 @@
-/* `loadgen [flags] URL`: the HTTP benchmark command. */
-#include "loadgen/cli.h"
+/* `loadgen [flags] URL`; see urlcmd.h. */
+#include "loadgen/urlcmd.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/errmsg.h"
 #include "common/url.h"
+#include "loadgen/flags.h"
+#include "loadgen/interrupt.h"
 #include "loadgen/report.h"
 #include "loadgen/request.h"
 #include "loadgen/run.h"
 
-#define CLI_DEFAULT_DURATION_MS 10000 /* like wrk, when neither -d nor -n is given */
-#define CLI_BODY_MAX (64 * 1024 * 1024) /* a request body is held in memory once */
-
-static volatile sig_atomic_t cli_interrupted;
-
-static void cli_on_signal(int sig)
-{
-    (void)sig;
-    cli_interrupted = 1;
-}
-
-static const struct opt *spec_find(const struct config_spec *spec, const char *a)
-{
-    for (size_t i = 0; i < spec->nopts; i++) {
-        const struct opt *o = &spec->opts[i];
-        if (a[1] == '-' && strcmp(a + 2, o->name) == 0)
-            return o;
-        if (a[1] != '-' && a[2] == '\0' && a[1] == o->short_name)
-            return o;
-    }
-    return NULL;
-}
-
-int cli_split_args(const struct config_spec *spec, int argc, char **argv, char **out_argv, const char **headers,
-                   size_t *nheaders, char *err, size_t errlen)
-{
-    int nflags = 1, npos = 0;
-    char **pos = out_argv + argc; /* positionals are collected backwards at the end, then moved */
-    *nheaders = 0;
-    out_argv[0] = argv[0];
-    for (int i = 1; i < argc; i++) {
-        char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++)
-                *--pos = argv[i], npos++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            *--pos = a, npos++;
-            continue;
-        }
-        if (strcmp(a, "-H") == 0 || strcmp(a, "--header") == 0) {
-            if (i + 1 >= argc) {
-                errmsg_fail(err, errlen, "%s: needs a value", a);
-                return -1;
-            }
-            headers[(*nheaders)++] = argv[++i];
-            continue;
-        }
-        if (strncmp(a, "--header=", 9) == 0) {
-            headers[(*nheaders)++] = a + 9;
-            continue;
-        }
-        if (a[1] == 'H') {
-            headers[(*nheaders)++] = a + 2; /* -H"Name: value" */
-            continue;
-        }
-        out_argv[nflags++] = a;
-        const struct opt *o = spec_find(spec, a);
-        if (o != NULL && o->type != OPT_BOOL && i + 1 < argc)
-            out_argv[nflags++] = argv[++i];
-    }
-    /* The positionals sit reversed at the end of out_argv: put them in
-     * order, then after the flags behind a "--" (one may start with '-'). */
-    for (int lo = argc - npos, hi = argc - 1; lo < hi; lo++, hi--) {
-        char *t = out_argv[lo];
-        out_argv[lo] = out_argv[hi];
-        out_argv[hi] = t;
-    }
-    if (npos > 0) {
-        memmove(out_argv + nflags + 1, out_argv + argc - npos, (size_t)npos * sizeof *out_argv);
-        static char dashdash[] = "--"; /* argv entries are char *, not const */
-        out_argv[nflags++] = dashdash;
-    }
-    out_argv[nflags + npos] = NULL;
-    return nflags + npos;
-}
-
-int cli_parse(const struct config_spec *spec, int argc, char **argv, int *first)
-{
-    char err[512];
-    enum config_result cr = config_parse(spec, argc, argv, first, err, sizeof err);
-    if (cr == CONFIG_OK)
-        return -1;
-    if (cr == CONFIG_ERROR)
-        fprintf(stderr, "%s: %s\n", spec->prog, err);
-    return cr == CONFIG_EXIT ? 0 : 2;
-}
+#define URLCMD_DEFAULT_DURATION_MS 10000 /* like wrk, when neither -d nor -n is given */
+#define URLCMD_BODY_MAX (64 * 1024 * 1024) /* a request body is held in memory once */
 
 /* Reads a whole file for -b @file. Returns 0 with a malloc'd *buf (the
  * caller's), or -1 with a message in err. */
-static int cli_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+static int urlcmd_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t n = 0, cap = 0;
@@ -118,9 +34,9 @@ static int cli_read_file(const char *path, char **buf, size_t *len, char *err, s
     for (;;) {
         if (n == cap) {
             cap = cap ? cap * 2 : 65536;
-            char *nd = cap <= CLI_BODY_MAX ? realloc(data, cap) : NULL;
+            char *nd = cap <= URLCMD_BODY_MAX ? realloc(data, cap) : NULL;
             if (nd == NULL) {
-                errmsg_fail(err, errlen, "-b: %s is too large (%d MiB at most)", path, CLI_BODY_MAX >> 20);
+                errmsg_fail(err, errlen, "-b: %s is too large (%d MiB at most)", path, URLCMD_BODY_MAX >> 20);
                 goto err;
             }
             data = nd;
@@ -144,7 +60,7 @@ err:
     return -1;
 }
 
-int cli_main(int argc, char **argv)
+int urlcmd_main(int argc, char **argv)
 {
     long conns = 100, threads = 1, total = 0;
     int64_t duration_ms = 0, timeout_ms = 10000, drain_ms = 0;
@@ -194,14 +110,14 @@ int cli_main(int argc, char **argv)
         goto out;
     }
     size_t nheaders;
-    int nargs = cli_split_args(&spec, argc, argv, args, headers, &nheaders, err, sizeof err);
+    int nargs = flags_split_args(&spec, argc, argv, args, headers, &nheaders, err, sizeof err);
     if (nargs < 0) {
         fprintf(stderr, "loadgen: %s\n", err);
         rc = 2;
         goto out;
     }
     int first;
-    rc = cli_parse(&spec, nargs, args, &first);
+    rc = flags_parse(&spec, nargs, args, &first);
     if (rc >= 0)
         goto out;
     rc = 2;
@@ -214,7 +130,7 @@ int cli_main(int argc, char **argv)
         goto out;
     }
     if (duration_ms == 0 && total == 0)
-        duration_ms = CLI_DEFAULT_DURATION_MS;
+        duration_ms = URLCMD_DEFAULT_DURATION_MS;
     struct http_url url;
     if (http_url_parse(args[first], &url, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen: URL: %s\n", err);
@@ -223,7 +139,7 @@ int cli_main(int argc, char **argv)
     const char *body = body_arg;
     size_t body_len = body != NULL ? strlen(body) : 0;
     if (body != NULL && body[0] == '@') {
-        if (cli_read_file(body + 1, &file_body, &body_len, err, sizeof err) != 0) {
+        if (urlcmd_read_file(body + 1, &file_body, &body_len, err, sizeof err) != 0) {
             fprintf(stderr, "loadgen: %s\n", err);
             goto out;
         }
@@ -245,19 +161,16 @@ int cli_main(int argc, char **argv)
         .timeout_ms = timeout_ms,
         .drain_ms = drain_ms,
         .progress = isatty(STDERR_FILENO) == 1,
-        .interrupted = &cli_interrupted,
+        .interrupted = interrupt_flag(),
     };
     if (run_resolve(url.host, url.port, &ro.addr, &ro.addrlen, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen: %s\n", err);
         goto out;
     }
-    struct sigaction sa = {.sa_handler = cli_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct interrupt_saved saved;
+    interrupt_catch(&saved);
     int run_rc = run_execute(&ro, &stats, err, sizeof err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    interrupt_restore(&saved);
     if (run_rc != 0) {
         fprintf(stderr, "loadgen: %s\n", err);
         goto out;

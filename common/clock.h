@@ -8,6 +8,9 @@
 #include <sys/time.h>
 #include <time.h>
 
+#define CLOCK_NS_PER_MS 1000000ull    /* unsigned, like clock_mono_ns */
+#define CLOCK_NS_PER_S 1000000000ull
+
 /* Clock `id` (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID, ...) in nanoseconds. */
 int64_t clock_id_ns(clockid_t id);
 

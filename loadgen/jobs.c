@@ -26,8 +26,6 @@
 #include "loadgen/request.h"
 #include "loadgen/run.h"
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S 1000000000ull
 #define JOBS_SUBMIT_TIMEOUT_MS 30000 /* one POST, even of 1,000 jobs, is one Redis round trip */
 #define JOBS_POLL_SLACK_MS 10000     /* a long poll may take its wait plus this */
 #define JOBS_RETRY_MS 200            /* pause after a 429/503 or a failed poll */
@@ -182,7 +180,7 @@ static void on_submitted(struct jslot *s, enum conn_error err, const struct http
     int status = err == CONN_OK ? p->status : 0;
     if (status == 429 || status == 503) { /* queue full or overloaded: back off, send the same batch again */
         j->retries++;
-        s->retry_at_ns = now + JOBS_RETRY_MS * NS_PER_MS;
+        s->retry_at_ns = now + JOBS_RETRY_MS * CLOCK_NS_PER_MS;
         return;
     }
     size_t first = s->first, count = s->count;
@@ -243,7 +241,7 @@ static void on_polled(struct jslot *s, enum conn_error err, const struct http_pa
         } else {
             pollq_push(j, s->first);
         }
-        s->retry_at_ns = now + JOBS_RETRY_MS * NS_PER_MS;
+        s->retry_at_ns = now + JOBS_RETRY_MS * CLOCK_NS_PER_MS;
         return;
     }
     r->poll_failures = 0;
@@ -277,7 +275,7 @@ static void slot_send(struct jslot *s, const struct request *req, uint64_t now, 
 {
     s->busy = true;
     s->sent_ns = now;
-    s->timeout_ns = (uint64_t)timeout_ms * NS_PER_MS;
+    s->timeout_ns = (uint64_t)timeout_ms * CLOCK_NS_PER_MS;
     conn_send(s->conn, req->buf, req->len, false, true);
 }
 
@@ -396,7 +394,10 @@ static void jobs_pump(struct jobs *j, uint64_t now)
             slot_poll(s, pollq_pop(j), now);
         }
     }
-    if (o->rate > 0 && j->next_submit < n)
+    /* the next job's time is still to come: wake for it. Already due: no
+     * submit connection was free, and the next one to finish (or the tick,
+     * for one waiting to retry) pumps again; a timer now would spin. */
+    if (o->rate > 0 && j->next_submit < n && !pace_due(&j->pace, j->next_submit, now))
         pace_arm(&j->pace, j->ev_sched, j->next_submit, now);
     if (j->final >= n)
         event_base_loopbreak(j->base);
@@ -552,7 +553,7 @@ static int jobs_summarize(const struct jobs *j, const char *api, struct report_j
         sum->jobs_per_s = (double)sum->finished / sum->duration_s;
     }
     if (j->submit_end_ns > j->t0_ns)
-        sum->submit_s = (double)(j->submit_end_ns - j->t0_ns) / NS_PER_S;
+        sum->submit_s = (double)(j->submit_end_ns - j->t0_ns) / CLOCK_NS_PER_S;
     return 0;
 }
 
@@ -642,7 +643,7 @@ int jobs_main(int argc, char **argv)
     j.t0_ns = clock_mono_ns();
     if (rate > 0)
         pace_init(&j.pace, j.t0_ns, rate, 1, 0);
-    j.deadline_ns = j.t0_ns + (uint64_t)timeout_ms * NS_PER_MS;
+    j.deadline_ns = j.t0_ns + (uint64_t)timeout_ms * CLOCK_NS_PER_MS;
     jobs_pump(&j, j.t0_ns);
     if (j.final < (size_t)o.n)
         event_base_dispatch(j.base);

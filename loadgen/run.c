@@ -20,8 +20,6 @@
 #include "loadgen/http_client.h"
 #include "loadgen/pace.h"
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S 1000000000ull
 /* How often the main thread looks at the loops and the interrupt flag. */
 #define RUN_MONITOR_MS 50
 /* Timeouts are swept on a tick of timeout/10 within these bounds: precise
@@ -375,7 +373,7 @@ static void run_print_progress(const struct run *r, uint64_t now)
         ended += atomic_load_explicit(&r->loops[i].pub_ended, memory_order_relaxed);
         inflight += atomic_load_explicit(&r->loops[i].pub_inflight, memory_order_relaxed);
     }
-    double el = (double)(now - r->t0_ns) / NS_PER_S;
+    double el = (double)(now - r->t0_ns) / CLOCK_NS_PER_S;
     char left[48];
     if (r->o->duration_ms > 0) {
         double rem = (double)r->o->duration_ms / 1000 - el;
@@ -397,7 +395,7 @@ static void run_monitor(struct run *r)
         if (r->o->interrupted != NULL && *r->o->interrupted)
             atomic_store(&r->stop, true);
         uint64_t now = clock_mono_ns();
-        if (r->o->progress && now - last_print >= NS_PER_S) {
+        if (r->o->progress && now - last_print >= CLOCK_NS_PER_S) {
             run_print_progress(r, now);
             last_print = now;
         }
@@ -439,7 +437,7 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
         return -1;
     }
     r.nloops = nloops;
-    r.timeout_ns = (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 1) * NS_PER_MS;
+    r.timeout_ns = (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 1) * CLOCK_NS_PER_MS;
     int rc = -1;
     for (int i = 0; i < nloops; i++) {
         int nslots = conns / nloops + (i < conns % nloops);
@@ -459,7 +457,7 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
     if (o->total == 0 && o->duration_ms > 0) {
         struct timeval d = clock_ms_timeval(o->duration_ms);
         for (int i = 0; i < nloops; i++) {
-            r.loops[i].end_ns = r.t0_ns + (uint64_t)o->duration_ms * NS_PER_MS;
+            r.loops[i].end_ns = r.t0_ns + (uint64_t)o->duration_ms * CLOCK_NS_PER_MS;
             evtimer_add(r.loops[i].ev_end, &d);
         }
     }
@@ -494,8 +492,8 @@ int run_execute(const struct run_opts *o, struct run_stats *out, char *err, size
         if (l->last_end_ns > last)
             last = l->last_end_ns;
     }
-    out->duration_s = (double)(end - r.t0_ns) / NS_PER_S;
-    out->span_s = (double)((last > end ? last : end) - r.t0_ns) / NS_PER_S;
+    out->duration_s = (double)(end - r.t0_ns) / CLOCK_NS_PER_S;
+    out->span_s = (double)((last > end ? last : end) - r.t0_ns) / CLOCK_NS_PER_S;
     if (o->rate > 0) {
         double due = floor(out->duration_s * o->rate) + 1;
         out->due = o->total > 0 && due > (double)o->total ? o->total : (uint64_t)due;

@@ -5,23 +5,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "api/server.h"
 #include "common/config.h"
+#include "common/job.h"
 #include "common/log.h"
+#include "common/supervise.h"
 #include "common/sys.h"
 #include "common/task.h"
 #include "common/url.h"
 
-static volatile sig_atomic_t stop_signal;
+/* SIGTERM/SIGINT count of the supervisor (--procs above 1); a single server
+ * process takes the signals over in server_run. */
+static volatile sig_atomic_t stop_requests;
 
 static void on_stop(int sig)
 {
-    stop_signal = sig;
+    (void)sig;
+    if (stop_requests < 1000)
+        stop_requests++;
 }
 
 #define TOKEN_MAX 1024
@@ -50,65 +55,43 @@ static int token_read(const char *path, char *buf, size_t len, char *err, size_t
     return 0;
 }
 
-static pid_t spawn_server(const struct api_config *cfg, const char *host, int port)
+/* In a supervised child: serves on a socket of its own, sharing host:port
+ * with its siblings (SO_REUSEPORT). Returns the child's exit status. */
+static int api_child(const struct api_config *cfg, const char *host, int port)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        char err[256];
-        int fd;
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        fd = server_socket(host, port, 1, err, sizeof err);
-        if (fd < 0) {
-            log_error("listen failed", "error=\"%s\"", err);
-            _exit(1);
-        }
-        _exit(server_run(cfg, fd) == 0 ? 0 : 1);
+    char err[256];
+    int fd;
+    /* server_run takes SIGTERM/SIGINT over; until then they end the child */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    if (stop_requests) /* counted during the fork: the supervisor is stopping or gone */
+        return 0;
+    fd = server_socket(host, port, 1, err, sizeof err);
+    if (fd < 0) {
+        log_error("listen failed", "error=\"%s\"", err);
+        return 1;
     }
-    return pid;
+    return server_run(cfg, fd) == 0 ? 0 : 1;
 }
 
-/* Keeps cfg->procs servers running until SIGTERM/SIGINT, then forwards the
- * signal and waits for them. */
-static int supervise(const struct api_config *cfg, const char *host, int port)
+/* --procs N: keeps cfg->procs servers on host:port until SIGTERM/SIGINT
+ * (common/supervise.h); `reserved` holds the port meanwhile and is closed
+ * here, in the parent and in each child. Returns the exit status of the
+ * process it returns in: the parent's is 1 when a server did not stop cleanly. */
+static int api_supervise(const struct api_config *cfg, const char *host, int port, int reserved)
 {
-    long n = cfg->procs;
-    pid_t *pids = calloc((size_t)n, sizeof *pids);
     struct sigaction sa = {.sa_handler = on_stop};
-    int ret = 0;
-    if (pids == NULL)
-        return 1;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    for (long i = 0; i < n; i++)
-        pids[i] = spawn_server(cfg, host, port);
-    while (!stop_signal) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (long i = 0; i < n; i++)
-            if (pids[i] == pid && !stop_signal) {
-                log_warn("api process died, restarting", "pid=%d status=%d", (int)pid, status);
-                sleep(1);
-                pids[i] = spawn_server(cfg, host, port);
-            }
-    }
-    for (long i = 0; i < n; i++)
-        if (pids[i] > 0)
-            kill(pids[i], SIGTERM);
-    for (long i = 0; i < n; i++) {
-        int status;
-        while (pids[i] > 0 && waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-            ;
-        if (pids[i] > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-            ret = 1;
-    }
-    free(pids);
-    return ret;
+    enum supervise_result result = SUPERVISE_FAILED;
+    int slot;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0)
+        result = supervise_run((int)cfg->procs, "api", &stop_requests, &slot);
+    else
+        log_error("cannot install signal handlers", NULL);
+    close(reserved);
+    if (result == SUPERVISE_CHILD)
+        return api_child(cfg, host, port);
+    return result == SUPERVISE_CLEAN ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -224,8 +207,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "api: --listen: %s\n", err);
         return 2;
     }
-    if (cfg.prefix[0] == '\0' || strlen(cfg.prefix) > 64 || strchr(cfg.prefix, ' ')) {
-        fprintf(stderr, "api: --prefix: must be 1..64 characters without spaces\n");
+    if (!job_prefix_valid(cfg.prefix)) {
+        fprintf(stderr, "api: --prefix: must be 1..%d characters without spaces\n", JOB_PREFIX_MAX);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -248,9 +231,8 @@ int main(int argc, char **argv)
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
             port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                   : ((struct sockaddr_in *)&ss)->sin_port);
-        log_info("supervisor started", "procs=%ld port=%d", cfg.procs, port);
-        ret = supervise(&cfg, host, port);
-        close(fd);
+        log_info("port reserved", "port=%d procs=%ld", port, cfg.procs);
+        ret = api_supervise(&cfg, host, port, fd);
         curl_global_cleanup();
         return ret;
     }

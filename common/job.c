@@ -61,6 +61,17 @@ bool job_queue_valid(const char *q)
     return name_valid(q, JOB_QUEUE_MAX, true);
 }
 
+bool job_prefix_valid(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > JOB_PREFIX_MAX)
+        return false;
+    for (; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
 bool job_task_valid(const char *t)
 {
     return name_valid(t, JOB_TASK_MAX, false);

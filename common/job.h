@@ -47,6 +47,9 @@ struct job_spec {
 };
 
 bool job_queue_valid(const char *q);
+/* True for a key prefix (--prefix): 1..JOB_PREFIX_MAX characters, none of
+ * them whitespace or control characters. */
+bool job_prefix_valid(const char *p);
 /* True for 1..JOB_TASK_MAX chars of [a-z0-9_.:-]. */
 bool job_task_valid(const char *t);
 

@@ -17,7 +17,7 @@ static bool hb_should_stop(void *arg)
 /* ZADD <prefix>workers <now_ms> <id>. Returns 0, or -1 when the connection broke. */
 static int beat(struct heartbeat *hb)
 {
-    char key[WORKER_KEY_MAX], score[24];
+    char key[JOB_KEY_MAX], score[24];
     if (key_workers(key, sizeof key, hb->cfg->prefix) < 0)
         return 0;
     snprintf(score, sizeof score, "%" PRId64, job_now_us() / 1000);

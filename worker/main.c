@@ -6,10 +6,11 @@
 
 #include "common/config.h"
 #include "common/defaults.h"
+#include "common/job.h"
 #include "common/log.h"
+#include "common/supervise.h"
 #include "common/url.h"
 #include "worker/handler.h"
-#include "worker/supervisor.h"
 #include "worker/worker.h"
 
 #define PROCS_MAX 1024
@@ -120,9 +121,11 @@ int main(int argc, char **argv)
     cfg.max_result = (size_t)max_result;
     if (task_clock_parse(clock, &cfg.clock) != 0)
         return usage_error("--task-clock: must be cpu or wall");
-    int plen = snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);
-    if (plen <= 0 || plen >= (int)sizeof cfg.prefix || strpbrk(prefix, " \t\r\n"))
-        return usage_error("--prefix: must be 1..64 characters without spaces");
+    if (!job_prefix_valid(prefix)) {
+        snprintf(err, sizeof err, "--prefix: must be 1..%d characters without spaces", JOB_PREFIX_MAX);
+        return usage_error(err);
+    }
+    snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);
     if (worker_queues_parse(&cfg, queues, err, sizeof err) != 0)
         return usage_error(err);
     if (cfg.lease_ms <= cfg.heartbeat_ms)
@@ -145,9 +148,15 @@ int main(int argc, char **argv)
     handlers_free(check);
     if (procs > 1 || plugins) {
         int slot = 0;
-        int rv = supervisor_run((int)procs, &stop_requests, &slot);
-        if (rv != SUPERVISOR_CHILD)
-            return rv;
+        switch (supervise_run((int)procs, "worker", &stop_requests, &slot)) {
+        case SUPERVISE_CHILD:
+            break;
+        case SUPERVISE_CLEAN:
+        case SUPERVISE_UNCLEAN: /* how the children ended is in the log */
+            return 0;
+        case SUPERVISE_FAILED:
+            return 1;
+        }
         if (id)
             snprintf(cfg.id, sizeof cfg.id, "%s-%d", id, slot);
         else if (worker_id_default(cfg.id, sizeof cfg.id) != 0)

@@ -86,7 +86,7 @@ void reaper_init(struct reaper *r, const struct worker_config *cfg)
  * took it and it has not expired). Returns 1 held, 0 someone else's, -1 broken. */
 static int lock_take(struct reaper *r, struct redis_conn *rc)
 {
-    char key[WORKER_KEY_MAX];
+    char key[JOB_KEY_MAX];
     if (key_reaper_lock(key, sizeof key, r->cfg->prefix) < 0)
         return 0;
     long long px = 2 * WORKER_REAP_PERIOD_MS;
@@ -224,7 +224,7 @@ static int recover(struct reaper *r, struct redis_conn *rc, const char *id, int6
 static int reap_registered(struct reaper *r, struct redis_conn *rc, struct clients *clients)
 {
     const struct worker_config *cfg = r->cfg;
-    char key[WORKER_KEY_MAX];
+    char key[JOB_KEY_MAX];
     if (key_workers(key, sizeof key, cfg->prefix) < 0)
         return 0;
     redisReply *zs = redis_conn_command(rc, "ZRANGE %s 0 -1 WITHSCORES", key);
@@ -265,7 +265,7 @@ static int reap_orphan(struct reaper *r, struct redis_conn *rc, const char *wip_
 {
     const struct worker_config *cfg = r->cfg;
     const char *id = reaper_wip_owner(wip_key, cfg->prefix);
-    char key[WORKER_KEY_MAX];
+    char key[JOB_KEY_MAX];
     if (!id || strcmp(id, cfg->id) == 0 || key_workers(key, sizeof key, cfg->prefix) < 0)
         return 0;
     redisReply *score = redis_conn_command(rc, "ZSCORE %s %s", key, id);
@@ -286,7 +286,7 @@ static int reap_orphan(struct reaper *r, struct redis_conn *rc, const char *wip_
 /* SCANs <prefix>wip:* for orphans. Returns recoveries, or -1 broken. */
 static int reap_orphans(struct reaper *r, struct redis_conn *rc, struct clients *clients)
 {
-    char escaped[2 * WORKER_PREFIX_MAX + 1], pattern[WORKER_KEY_MAX];
+    char escaped[2 * JOB_PREFIX_MAX + 1], pattern[JOB_KEY_MAX];
     if (reaper_glob_escape(r->cfg->prefix, escaped, sizeof escaped) != 0)
         return 0;
     snprintf(pattern, sizeof pattern, "%swip:*", escaped);

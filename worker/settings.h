@@ -7,19 +7,18 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/job.h"
 #include "common/task.h"
 #include "common/url.h"
 
 #define WORKER_ID_MAX 64        /* [A-Za-z0-9_.:-]: safe inside key and client names and logs */
 #define WORKER_QUEUES_MAX 16    /* more priority levels than anyone should need */
 #define WORKER_QUEUES_BUF 1088  /* WORKER_QUEUES_MAX names of JOB_QUEUE_MAX bytes plus commas */
-#define WORKER_PREFIX_MAX 64    /* keeps every key and client name short and bounded */
-#define WORKER_KEY_MAX 256      /* prefix + fixed words + an id or a queue name, with room */
 #define WORKER_REAP_PERIOD_MS 250 /* how often some worker looks for dead ones */
 
 struct worker_config {
     struct redis_url redis;
-    char prefix[WORKER_PREFIX_MAX + 1];
+    char prefix[JOB_PREFIX_MAX + 1];
     char queue_buf[WORKER_QUEUES_BUF];  /* storage for queues[] */
     const char *queues[WORKER_QUEUES_MAX]; /* priority order: queues[0] first */
     size_t nqueues;

@@ -38,10 +38,10 @@ struct worker {
     struct redis_conn conn;        /* fetch, start, finish: this thread only */
     struct heartbeat hb;
     struct handlers *handlers;     /* what runs each task */
-    char wip[WORKER_KEY_MAX];
-    char record[WORKER_KEY_MAX];   /* <prefix>worker:<id>: what this worker serves */
-    char workers[WORKER_KEY_MAX];
-    char qkeys[WORKER_QUEUES_MAX][WORKER_KEY_MAX];
+    char wip[JOB_KEY_MAX];
+    char record[JOB_KEY_MAX];   /* <prefix>worker:<id>: what this worker serves */
+    char workers[JOB_KEY_MAX];
+    char qkeys[WORKER_QUEUES_MAX][JOB_KEY_MAX];
     bool holding;                  /* a fetched job is in hand: don't recover our wip list */
     bool wip_dirty;                /* a FINISH_TAKE broke: our wip list may hold an unseen job */
     bool wip_own;                  /* what an earlier process of our id left in our wip list was
@@ -155,7 +155,7 @@ static long long worker_unstart(struct worker *w)
     long long left = 0;
     for (size_t i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
         const redisReply *id = ids->element[i];
-        char key[WORKER_KEY_MAX];
+        char key[JOB_KEY_MAX];
         left++;
         if (id->type != REDIS_REPLY_STRING || key_job(key, sizeof key, w->cfg->prefix, id->str) < 0)
             continue;

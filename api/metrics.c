@@ -53,7 +53,7 @@ void metrics_observe(struct metrics *m, enum route route, int code, int64_t dur_
     if (code < 0 || code >= CODE_MAX)
         code = 0;
     m->requests[route][code]++;
-    latency_add(&m->latency[route], (double)dur_us / 1e6);
+    latency_add(&m->latency[route], dur_us < 0 ? 0 : (double)dur_us / 1e6);
 }
 
 void metrics_rejected(struct metrics *m, int code)

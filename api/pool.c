@@ -96,7 +96,10 @@ static void pool_wake_cb(evutil_socket_t fd, short what, void *arg)
 
 struct pool *pool_new(struct event_base *base, int threads)
 {
-    struct pool *p = calloc(1, sizeof *p);
+    struct pool *p;
+    if (threads < 1) /* work submitted to no thread would never run */
+        return NULL;
+    p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->wake[0] = p->wake[1] = -1;

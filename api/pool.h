@@ -10,7 +10,8 @@ struct pool;
 typedef void pool_work_fn(void *arg); /* runs on a pool thread */
 typedef void pool_done_fn(void *arg); /* runs on the loop thread afterwards */
 
-/* Starts `threads` threads. Returns NULL on failure. */
+/* Starts `threads` (>= 1) threads. Returns NULL on failure or when threads
+ * is below 1. */
 struct pool *pool_new(struct event_base *base, int threads);
 /* Stops the threads after the queued work is done, then runs the pending
  * completions and frees the pool. */

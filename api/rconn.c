@@ -20,7 +20,6 @@
 /* Commands not yet written to Redis (a slow or stopped Redis) are held at
  * most this much; past it new commands are refused and their requests get
  * 503, until the deadline drops the connection. */
-#define RCONN_OBUF_MAX (64u * 1024 * 1024)
 
 /* Lifecycle of the connection. */
 enum rconn_state {

@@ -15,6 +15,8 @@
 #include "common/scripts.h"
 #include "common/url.h"
 
+#define RCONN_OBUF_MAX (64u * 1024 * 1024) /* bytes of unsent commands before new ones are refused */
+
 struct rconn;
 
 /* Called on the loop when the connection becomes ready (up = true) or is
@@ -55,7 +57,9 @@ unsigned long rconn_reconnects(const struct rconn *rc);
 
 /* Sends a command when ready. On success returns 0 and `cb` runs exactly
  * once later, with reply == NULL on error or disconnect (the reply belongs to
- * hiredis: copy what you keep). Returns -1 when not ready; cb is not called. */
+ * hiredis: copy what you keep). Returns -1, and cb is not called, when not
+ * ready, when more than RCONN_OBUF_MAX bytes of commands wait unsent (Redis
+ * is not reading: refuse rather than grow), or when out of memory. */
 int rconn_command(struct rconn *rc, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                   const size_t *argvlen);
 /* SUBSCRIBE: cb runs for every message until the connection is lost (then

@@ -58,6 +58,8 @@ void serial_free(struct serial *s)
     while (s->head) {
         struct serial_item *it = s->head;
         s->head = it->next;
+        if (s->head == NULL)
+            s->tail = NULL; /* an item this one submits is queued, and run, after it */
         it->fn(it->arg);
         free(it);
     }

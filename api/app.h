@@ -17,6 +17,7 @@ struct proxy;
 struct conn_table;
 struct serial;
 struct qstats;
+struct mover;
 
 struct api_config {
     const char *listen;
@@ -43,6 +44,9 @@ struct api_config {
     long max_output;          /* bytes of answers waiting for clients that do not read; 503 past it */
     bool metrics_public;      /* /metrics answers without the token even when --auth-token is set */
     bool experiments;         /* serve the /cpu and /io experiment routes */
+    int64_t idempotency_ttl_ms; /* how long an Idempotency-Key names its job */
+    int64_t backoff_base_ms;  /* a job's retry backoff when it gives none */
+    int64_t backoff_max_ms;
 };
 
 struct app {
@@ -61,6 +65,7 @@ struct app {
     struct conn_table *conns;
     struct serial *serial;  /* inline/blocking modes: one per loop turn */
     struct qstats *qstats;  /* queue figures, fetched at most once a second */
+    struct mover *mover;    /* scheduled jobs to their queues, schedules' ticks (common/mover.h) */
     char id[64];           /* this API instance: names its done channel */
     char channel[256];     /* <prefix>done:<id> */
     long inflight;

@@ -6,7 +6,7 @@
 
 #include "api/app.h"
 #include "api/jobstore.h"
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "api/req.h"
 #include "api/waiters.h"
 #include "common/defaults.h"
@@ -81,12 +81,15 @@ struct jobreq {
     enum jobreq_state state;
     struct waiter *w; /* registered while the waiter waits, else NULL */
     json_t *finished; /* FINISHED: the job the waiter got */
+    int64_t wait_ms;  /* how long a waiting kind waits */
+    bool replayed;    /* an idempotency key named an earlier job: the answer says so */
     size_t n;
     char (*ids)[JOBID_LEN + 1];
 };
 
 static void jobreq_waiter_fn(void *arg, json_t *job);
 static void jobreq_gone_fn(struct api_req *r);
+static void jobreq_watched_cb(redisAsyncContext *ac, void *rep, void *priv);
 
 /* Makes the state of request r: n ids (new ones, or r->id for a read), and
  * for a kind that waits, the waiter (registered before the command is
@@ -101,6 +104,7 @@ static struct jobreq *jobreq_new(struct api_req *r, enum jobreq_kind kind, size_
     jr->r = r;
     jr->kind = kind;
     jr->n = n;
+    jr->wait_ms = wait_ms;
     for (size_t i = 0; i < n; i++) {
         if (kind == JOBREQ_GET || kind == JOBREQ_WATCH)
             memcpy(jr->ids[i], r->id, JOBID_LEN + 1);
@@ -134,6 +138,8 @@ oom:
 static struct api_req *jobreq_end(struct jobreq *jr)
 {
     struct api_req *r = jr->r;
+    if (jr->replayed)
+        req_add_header(r, "Idempotent-Replayed", "true");
     waiters_cancel(r->app->waiters, jr->w);
     r->data = NULL;
     json_decref(jr->finished);
@@ -280,6 +286,7 @@ static void jobreq_reply_unknown(struct jobreq *jr)
 static void jobreq_reply_refused(struct jobreq *jr, const redisReply *reply)
 {
     const struct api_config *cfg = &jr->r->app->cfg;
+    bool jr_batch = jr->kind == JOBREQ_SUBMIT_MANY;
     struct api_req *r;
     if (reply == NULL) {
         jobreq_reply_unknown(jr);
@@ -289,6 +296,14 @@ static void jobreq_reply_refused(struct jobreq *jr, const redisReply *reply)
     if (strncmp(reply->str, "FULL ", 5) == 0) {
         req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
         req_reply_error(r, 429, "queue %s is over --max-queue (%ld jobs)", reply->str + 5, cfg->max_queue);
+    } else if (strncmp(reply->str, "KEYREUSED ", 10) == 0) {
+        char where[32] = "key";
+        if (jr_batch)
+            snprintf(where, sizeof where, "[%ld].key", strtol(reply->str + 10, NULL, 10) - 1);
+        req_reply_error(r, 422,
+                        "%s: this idempotency key was used within --idempotency-ttl for a different request; "
+                        "send the same request again, or use a new key",
+                        where);
     } else if (strncmp(reply->str, "QUEUES ", 7) == 0) {
         req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
         req_reply_error(r, 429,
@@ -301,35 +316,105 @@ static void jobreq_reply_refused(struct jobreq *jr, const redisReply *reply)
     }
 }
 
-/* 202 for a submit that does not wait. */
-static void jobreq_reply_accepted(struct jobreq *jr)
+/* 202 for a batch: the ids (a replayed element's is its earlier job's),
+ * and which elements were replayed. */
+static void jobreq_reply_accepted_many(struct jobreq *jr, const bool *replayed)
 {
-    json_t *body;
+    json_t *idx = json_array(), *body;
+    for (size_t i = 0; idx && i < jr->n; i++)
+        if (replayed[i])
+            json_array_append_new(idx, json_integer((json_int_t)i));
+    body = json_pack("{s:o*}", "ids", jobreq_ids_json(jr));
+    if (body && json_array_size(idx) > 0)
+        json_object_set(body, "replayed", idx);
+    json_decref(idx);
+    req_reply_json(jobreq_end(jr), 202, body);
+}
+
+/* 202 for one job submitted without waiting: its id, and its state as
+ * ENQUEUE made it ("queued", or "scheduled <run_at_us>"). */
+static void jobreq_reply_accepted(struct jobreq *jr, const char *made)
+{
     char loc[64];
+    long long run_at = 0;
+    bool scheduled = sscanf(made, "scheduled %lld", &run_at) == 1;
+    json_t *body = json_pack("{s:s,s:s}", "id", jr->ids[0], "state", scheduled ? "scheduled" : "queued");
     struct api_req *r;
-    if (jr->kind == JOBREQ_SUBMIT_MANY) {
-        body = json_pack("{s:o*}", "ids", jobreq_ids_json(jr));
-        req_reply_json(jobreq_end(jr), 202, body);
-        return;
-    }
+    if (body && scheduled)
+        json_object_set_new(body, "run_at", json_real((double)run_at / 1e6));
     snprintf(loc, sizeof loc, "/jobs/%s", jr->ids[0]);
-    body = json_pack("{s:s,s:s}", "id", jr->ids[0], "state", "queued");
     r = jobreq_end(jr);
     req_add_header(r, "Location", loc);
     req_reply_json(r, 202, body);
+}
+
+/* A submit with ?wait whose key replayed an earlier job: wait for that one,
+ * as GET /jobs/{id}?wait=S would. */
+static void jobreq_rewatch(struct jobreq *jr)
+{
+    struct app *app = jr->r->app;
+    waiters_cancel(app->waiters, jr->w);
+    json_decref(jr->finished);
+    jr->finished = NULL;
+    jr->kind = JOBREQ_WATCH;
+    jr->state = JOBREQ_SENT;
+    jr->w = waiters_add(app->waiters, jr->ids[0], jr->wait_ms, jobreq_waiter_fn, jr);
+    if (jr->w == NULL)
+        req_reply_error(jobreq_end(jr), 503, MSG_OUT_OF_MEMORY);
+    else if (jobstore_watch(app->redis, app->cfg.prefix, jr->ids[0], app->id, jobreq_watched_cb, jr) != 0)
+        jobreq_reply_unavailable(jr);
+}
+
+/* Reads ENQUEUE's per-job entries into replayed[] (an "=<id>" entry puts
+ * the earlier job's id in jr->ids). Returns the first entry, or NULL when
+ * the reply is malformed. */
+static const char *jobreq_entries(struct jobreq *jr, const redisReply *reply, bool *replayed)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != jr->n + 1)
+        return NULL;
+    for (size_t i = 0; i < jr->n; i++) {
+        const redisReply *e = reply->element[1 + i];
+        if (e->type != REDIS_REPLY_STRING)
+            return NULL;
+        if (e->str[0] == '=') {
+            if (!jobid_valid(e->str + 1))
+                return NULL;
+            memcpy(jr->ids[i], e->str + 1, JOBID_LEN + 1);
+            replayed[i] = jr->replayed = true;
+        }
+    }
+    return reply->element[1]->str;
 }
 
 static void jobreq_enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
     struct jobreq *jr = priv;
     redisReply *reply = rep;
+    bool *replayed;
+    const char *first;
     (void)ac;
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         jobreq_reply_refused(jr, reply);
-    else if (jr->kind == JOBREQ_SUBMIT || jr->kind == JOBREQ_SUBMIT_MANY)
-        jobreq_reply_accepted(jr);
-    else
+        return;
+    }
+    replayed = calloc(jr->n, sizeof *replayed);
+    first = replayed ? jobreq_entries(jr, reply, replayed) : NULL;
+    if (first == NULL) {
+        if (replayed)
+            log_error("enqueue: unexpected reply", "type=%d", reply->type);
+        jobreq_reply_unavailable(jr);
+    } else if (jr->kind == JOBREQ_SUBMIT_MANY) {
+        jobreq_reply_accepted_many(jr, replayed);
+    } else if (jr->replayed && jr->kind == JOBREQ_SUBMIT_WAIT) {
+        jobreq_rewatch(jr);
+    } else if (jr->replayed) {
+        jobreq_fetch(jr); /* 200 with the earlier job as it stands */
+    } else if (jr->kind == JOBREQ_SUBMIT) {
+        jobreq_reply_accepted(jr, first);
+    } else {
         jobreq_on(jr, JOBREQ_ANSWERED, NULL);
+    }
+    free(replayed);
 }
 
 static void jobreq_watched_cb(redisAsyncContext *ac, void *rep, void *priv)
@@ -363,6 +448,9 @@ static void jobreq_send_enqueue(struct jobreq *jr, const struct job_spec *specs)
         .max_queue = app->cfg.max_queue,
         .max_queues = app->cfg.max_queues,
         .notify = jr->kind == JOBREQ_SUBMIT || jr->kind == JOBREQ_SUBMIT_MANY ? "" : app->id,
+        .idem_ttl_ms = app->cfg.idempotency_ttl_ms,
+        .backoff_base_ms = app->cfg.backoff_base_ms,
+        .backoff_max_ms = app->cfg.backoff_max_ms,
         .specs = specs,
         .ids = (const char(*)[JOBID_LEN + 1])jr->ids,
         .n = jr->n,

@@ -8,7 +8,7 @@
 #include "api/jobreq.h"
 #include "api/jobstore.h"
 #include "api/qstats.h"
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "api/req.h"
 #include "common/defaults.h"
 #include "common/job.h"
@@ -25,39 +25,58 @@ static int jobs_wait_param(struct api_req *r, int64_t *wait_ms)
     return -1;
 }
 
-/* Parses the body of `len` bytes into specs (*specs owned by the caller:
- * job_specs_free). Returns 0, or -1 after answering r. */
-static int jobs_parse(struct api_req *r, size_t len, struct job_spec **specs, size_t *n, bool *batch)
+/* Parses the body into specs (*specs owned by the caller: job_specs_free).
+ * Returns 0, or -1 after answering r. */
+static int jobs_parse(struct api_req *r, const char *body, size_t len, struct job_spec **specs, size_t *n,
+                      bool *batch)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     char err[256];
-    if (len && body == NULL) {
-        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
-        return -1;
-    }
     if (job_parse_body(body, len, specs, n, batch, err, sizeof err) != 0) {
         req_reply_error(r, 400, "%s", err);
         return -1;
     }
-    evbuffer_drain(in, len); /* the specs own copies: a long-poll holds no body */
+    req_body_done(r); /* the specs own copies: a long-poll holds no body */
+    return 0;
+}
+
+/* The Idempotency-Key header, for a single job: the same rules as the body's
+ * "key". Returns 0 (copied into specs[0].key when present), or -1 after
+ * answering 400. */
+static int jobs_idempotency_key(struct api_req *r, struct job_spec *specs, bool batch)
+{
+    const char *key = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
+    if (key == NULL)
+        return 0;
+    if (batch) {
+        req_reply_error(r, 400, "Idempotency-Key: not for a batch; give each element its own \"key\"");
+        return -1;
+    }
+    if (specs[0].key[0]) {
+        req_reply_error(r, 400, "Idempotency-Key: give the header or the body's \"key\", not both");
+        return -1;
+    }
+    if (!job_key_valid(key)) {
+        req_reply_error(r, 400, "Idempotency-Key: must be 1..%d printable ASCII characters without spaces",
+                        JOB_KEY_ID_MAX);
+        return -1;
+    }
+    snprintf(specs[0].key, sizeof specs[0].key, "%s", key);
     return 0;
 }
 
 void jobs_handle_post(struct api_req *r)
 {
-    size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(r->req));
     struct job_spec *specs = NULL;
-    size_t n = 0;
+    size_t n = 0, len;
     bool batch = false;
     int64_t wait_ms = 0;
-    if ((long)len > r->app->cfg.max_body) {
-        req_reply_error(r, 413, "body of %zu bytes is over --max-body (%ld bytes)", len, r->app->cfg.max_body);
+    const char *body;
+    if (req_body(r, &body, &len) != 0 || jobs_wait_param(r, &wait_ms) != 0 ||
+        jobs_parse(r, body, len, &specs, &n, &batch) != 0)
         return;
-    }
-    if (jobs_wait_param(r, &wait_ms) != 0 || jobs_parse(r, len, &specs, &n, &batch) != 0)
-        return;
-    if (batch && wait_ms > 0)
+    if (jobs_idempotency_key(r, specs, batch) != 0)
+        ; /* answered */
+    else if (batch && wait_ms > 0)
         req_reply_error(r, 400, "wait: not supported for a batch; wait on each id with GET /jobs/{id}?wait=S");
     else if (!rconn_ready(r->app->redis))
         req_reply_unavailable(r);
@@ -68,7 +87,7 @@ void jobs_handle_post(struct api_req *r)
 
 void jobs_run_and_wait(struct api_req *r, int ms, int64_t timeout_ms)
 {
-    struct job_spec spec = {.ms = ms, .payload = (char *)"", .args = (char *)"",
+    struct job_spec spec = {.ms = ms, .payload = (char *)"", .args = (char *)"", .delay_ms = -1,
                             .max_attempts = JOB_ATTEMPTS_DEFAULT, .task = JOB_TASK_DEFAULT};
     snprintf(spec.queue, sizeof spec.queue, "%s", JOB_QUEUE_DEFAULT);
     if (!rconn_ready(r->app->redis)) {
@@ -105,7 +124,7 @@ static void jobs_cancelled_cb(redisAsyncContext *ac, void *rep, void *priv)
     } else {
         const char *st = reply->type == REDIS_REPLY_STRING ? reply->str : "unknown";
         req_reply_json(r, 409,
-                       json_pack("{s:s,s:s,s:s}", "error", "only a queued job can be cancelled", "id", r->id,
+                       json_pack("{s:s,s:s,s:s}", "error", "only a queued or scheduled job can be cancelled", "id", r->id,
                                  "state", st));
     }
 }

@@ -1,10 +1,11 @@
 #include "api/jobstore.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "common/scripts.h"
 
 json_t *jobstore_json(const redisReply *reply)
@@ -46,41 +47,73 @@ bool jobstore_terminal(const json_t *job)
     return json_is_string(s) && job_state_parse(json_string_value(s), &st) == 0 && job_state_terminal(st);
 }
 
-/* The STRIDE values of one job in ENQUEUE's argv; nums is scratch space for
- * its numbers (owned by the caller, alive until the command is sent). */
+/* What makes two submits the same request for an idempotency key: FNV-1a
+ * (64 bits, hex) over every field of the spec but the key. */
+static void jobstore_fingerprint(const struct job_spec *sp, char out[17])
+{
+    uint64_t h = 14695981039346656037ull;
+    char nums[160];
+    int n = snprintf(nums, sizeof nums, "%d|%d|%lld|%lld|%lld|%lld|%lld", sp->ms, sp->max_attempts,
+                     (long long)sp->timeout_ms, (long long)sp->delay_ms, (long long)sp->run_at_us,
+                     (long long)sp->backoff_base_ms, (long long)sp->backoff_max_ms);
+    const struct {
+        const char *p;
+        size_t len;
+    } parts[] = {{sp->queue, strlen(sp->queue) + 1}, {sp->task, strlen(sp->task) + 1},
+                 {sp->args, sp->args_len + 1},       {sp->payload, sp->payload_len + 1},
+                 {nums, (size_t)(n > 0 ? n : 0)}}; /* + 1: each part's NUL separates it from the next */
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        for (size_t k = 0; k < parts[i].len; k++)
+            h = (h ^ (unsigned char)parts[i].p[k]) * 1099511628211ull;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Scratch space for one job's numbers in ENQUEUE's argv (alive until the
+ * command is sent). */
+struct jobstore_nums {
+    char ms[24], attempts[24], timeout[24], run_at[24], delay[24], base[24], max[24], fp[17];
+};
+
+/* The SCRIPT_ENQUEUE_STRIDE values of job i (a, with lengths l). */
 static void jobstore_enqueue_args(const struct jobstore_enqueue *e, size_t i, const char **a, size_t *l,
-                                  char (*nums)[24])
+                                  struct jobstore_nums *nm)
 {
     const struct job_spec *sp = &e->specs[i];
     if (strcmp(sp->task, JOB_TASK_DEFAULT) == 0)
-        snprintf(nums[0], sizeof nums[0], "%d", sp->ms);
-    snprintf(nums[1], sizeof nums[1], "%d", sp->max_attempts);
+        snprintf(nm->ms, sizeof nm->ms, "%d", sp->ms);
+    snprintf(nm->attempts, sizeof nm->attempts, "%d", sp->max_attempts);
     if (sp->timeout_ms > 0)
-        snprintf(nums[2], sizeof nums[2], "%lld", (long long)sp->timeout_ms);
-    a[0] = e->ids[i];
-    a[1] = sp->queue;
-    a[2] = nums[0];
-    a[3] = sp->payload;
-    l[3] = sp->payload_len;
-    a[4] = nums[1];
-    a[5] = e->notify;
-    a[6] = sp->task;
-    a[7] = sp->args;
+        snprintf(nm->timeout, sizeof nm->timeout, "%lld", (long long)sp->timeout_ms);
+    if (sp->run_at_us > 0)
+        snprintf(nm->run_at, sizeof nm->run_at, "%lld", (long long)sp->run_at_us);
+    else if (sp->delay_ms >= 0)
+        snprintf(nm->delay, sizeof nm->delay, "%lld", (long long)sp->delay_ms * 1000);
+    snprintf(nm->base, sizeof nm->base, "%lld",
+             (long long)(sp->backoff_base_ms > 0 ? sp->backoff_base_ms : e->backoff_base_ms));
+    int64_t base = sp->backoff_base_ms > 0 ? sp->backoff_base_ms : e->backoff_base_ms;
+    int64_t max = sp->backoff_max_ms > 0 ? sp->backoff_max_ms : e->backoff_max_ms;
+    snprintf(nm->max, sizeof nm->max, "%lld", (long long)(max < base ? base : max)); /* a base past the default max */
+    if (sp->key[0])
+        jobstore_fingerprint(sp, nm->fp);
+    const char *v[SCRIPT_ENQUEUE_STRIDE] = {e->ids[i], sp->queue,    nm->ms,    sp->payload, nm->attempts,
+                                            e->notify, sp->task,     sp->args,  nm->timeout, nm->run_at,
+                                            nm->delay, nm->base,     nm->max,   sp->key,     nm->fp};
+    for (int k = 0; k < SCRIPT_ENQUEUE_STRIDE; k++) {
+        a[k] = v[k];
+        l[k] = strlen(v[k]);
+    }
+    l[3] = sp->payload_len; /* payload and args are binary-safe */
     l[7] = sp->args_len;
-    a[8] = nums[2];
-    for (int k = 0; k < SCRIPT_ENQUEUE_STRIDE; k++)
-        if (k != 3 && k != 7) /* payload and args are binary-safe: lengths above */
-            l[k] = strlen(a[k]);
 }
 
 int jobstore_enqueue(struct rconn *rc, const struct jobstore_enqueue *e, redisCallbackFn *cb, void *priv)
 {
-    enum { STRIDE = SCRIPT_ENQUEUE_STRIDE, HEAD = 4 };
-    size_t argc = HEAD + STRIDE * e->n + 1;
+    enum { STRIDE = SCRIPT_ENQUEUE_STRIDE, HEAD = SCRIPT_ENQUEUE_HEAD };
+    size_t argc = HEAD + STRIDE * e->n;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
-    char (*nums)[3][24] = calloc(e->n, sizeof *nums);
-    char maxq[24], now[24], count[24], maxqs[24];
+    struct jobstore_nums *nums = calloc(e->n, sizeof *nums);
+    char maxq[24], now[24], count[24], maxqs[24], ttl[24];
     int ret = -1;
     if (!argv || !lens || !nums)
         goto err;
@@ -88,16 +121,14 @@ int jobstore_enqueue(struct rconn *rc, const struct jobstore_enqueue *e, redisCa
     snprintf(now, sizeof now, "%lld", (long long)job_now_us());
     snprintf(count, sizeof count, "%zu", e->n);
     snprintf(maxqs, sizeof maxqs, "%ld", e->max_queues);
-    argv[0] = e->prefix;
-    argv[1] = maxq;
-    argv[2] = now;
-    argv[3] = count;
-    for (size_t i = 0; i < HEAD; i++)
-        lens[i] = strlen(argv[i]);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)((e->idem_ttl_ms + 999) / 1000));
+    const char *head[HEAD] = {e->prefix, maxq, now, count, maxqs, ttl};
+    for (size_t i = 0; i < HEAD; i++) {
+        argv[i] = head[i];
+        lens[i] = strlen(head[i]);
+    }
     for (size_t i = 0; i < e->n; i++)
-        jobstore_enqueue_args(e, i, argv + HEAD + STRIDE * i, lens + HEAD + STRIDE * i, nums[i]);
-    argv[argc - 1] = maxqs;
-    lens[argc - 1] = strlen(maxqs);
+        jobstore_enqueue_args(e, i, argv + HEAD + STRIDE * i, lens + HEAD + STRIDE * i, &nums[i]);
     ret = rconn_script(rc, SCRIPT_ENQUEUE, cb, priv, (int)argc, argv, lens);
 err:
     free(argv);

@@ -21,6 +21,9 @@ struct jobstore_enqueue {
     long max_queue;                    /* --max-queue: jobs per queue */
     long max_queues;                   /* --max-queues: distinct queue names */
     const char *notify;                /* API id to PUBLISH to when each job ends, "" for none */
+    int64_t idem_ttl_ms;               /* how long an idempotency key names its job */
+    int64_t backoff_base_ms;           /* for specs that give none */
+    int64_t backoff_max_ms;
     const struct job_spec *specs;
     const char (*ids)[JOBID_LEN + 1];  /* one per spec */
     size_t n;
@@ -32,8 +35,9 @@ json_t *jobstore_json(const redisReply *reply);
 /* True when `job` (a JSON view) is in a terminal state. */
 bool jobstore_terminal(const json_t *job);
 /* Sends ENQUEUE for every spec, all or none (common/scripts.h). Returns 0
- * and cb runs once later with the reply (integer n, an error such as
- * "FULL <queue>", or NULL when it was lost), or -1: nothing was sent. */
+ * and cb runs once later with the reply ({made, then per spec '' or the id
+ * of the job its idempotency key replays}, an error such as "FULL <queue>",
+ * or NULL when it was lost), or -1: nothing was sent. */
 int jobstore_enqueue(struct rconn *rc, const struct jobstore_enqueue *e, redisCallbackFn *cb, void *priv);
 /* Sends HGETALL of job `id`. Returns 0 (cb runs once later) or -1. */
 int jobstore_fetch(struct rconn *rc, const char *prefix, const char *id, redisCallbackFn *cb, void *priv);

@@ -118,6 +118,9 @@ int main(int argc, char **argv)
         .max_queues = 1000,
         .max_body_total = 64L * 1024 * 1024,
         .max_output = 64L * 1024 * 1024,
+        .idempotency_ttl_ms = 24 * 3600 * 1000LL,
+        .backoff_base_ms = 1000,
+        .backoff_max_ms = 3600 * 1000,
     };
     const char *token_file = "";
     const struct opt opts[] = {
@@ -154,6 +157,12 @@ int main(int argc, char **argv)
         {"allow-eviction", 0, "API_ALLOW_EVICTION", OPT_BOOL, &cfg.allow_eviction, 0, 0,
          "use a Redis whose maxmemory-policy may evict keys (off: /readyz and every Redis route answer 503 "
          "with the reason, since accepted jobs could vanish)"},
+        {"idempotency-ttl", 0, "API_IDEMPOTENCY_TTL", OPT_DURATION, &cfg.idempotency_ttl_ms, 1000, 366 * 86400000LL,
+         "a POST /jobs repeated with the same Idempotency-Key within this answers with the first job (24h)"},
+        {"backoff-base", 0, "API_BACKOFF_BASE", OPT_DURATION, &cfg.backoff_base_ms, 1, 86400000,
+         "a failed attempt's retry waits this, doubled per attempt, with jitter; a job's backoff.base wins (1s)"},
+        {"backoff-max", 0, "API_BACKOFF_MAX", OPT_DURATION, &cfg.backoff_max_ms, 1, 30 * 86400000LL,
+         "the longest wait before a retry; a job's backoff.max wins (1h)"},
         {"grace", 0, "API_GRACE", OPT_DURATION, &cfg.grace_ms, 0, 3600000, "on SIGTERM, time to finish requests in flight (30s)"},
         {"header-timeout", 0, "API_HEADER_TIMEOUT", OPT_DURATION, &cfg.header_timeout_ms, 100, 3600000, "a connection must send a whole request within this (30s)"},
         {"idle-timeout", 0, "API_IDLE_TIMEOUT", OPT_DURATION, &cfg.idle_timeout_ms, 1000, 3600000, "close a connection idle this long (60s)"},
@@ -205,6 +214,10 @@ int main(int argc, char **argv)
     }
     if (addr_parse(cfg.listen, host, sizeof host, &port, err, sizeof err) != 0) {
         fprintf(stderr, "api: --listen: %s\n", err);
+        return 2;
+    }
+    if (cfg.backoff_max_ms < cfg.backoff_base_ms) {
+        fprintf(stderr, "api: --backoff-max: must be at least --backoff-base\n");
         return 2;
     }
     if (!job_prefix_valid(cfg.prefix)) {

@@ -124,9 +124,14 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, stru
                         "# TYPE offload_http_body_bytes gauge\noffload_http_body_bytes %zu\n"
                         "# HELP offload_http_output_bytes Bytes of answers not yet sent (bound: --max-output).\n"
                         "# TYPE offload_http_output_bytes gauge\noffload_http_output_bytes %zu\n"
-                        "# TYPE offload_http_body_refused_total counter\noffload_http_body_refused_total %lu\n",
+                        "# TYPE offload_http_body_refused_total counter\noffload_http_body_refused_total %lu\n"
+                        "# HELP offload_mover_moved_total Scheduled jobs this process's mover put on their queues.\n"
+                        "# TYPE offload_mover_moved_total counter\noffload_mover_moved_total %lu\n"
+                        "# HELP offload_mover_ticks_total Schedule ticks whose job this process's mover made.\n"
+                        "# TYPE offload_mover_ticks_total counter\noffload_mover_ticks_total %lu\n",
                         m->lag_max_s, g->inflight, g->waiters, g->pool_queued, g->proxy_active, g->connections, g->redis_up,
-                        g->redis_reconnects, g->redis_deadlines, g->body_bytes, g->output_bytes, g->body_refused);
+                        g->redis_reconnects, g->redis_deadlines, g->body_bytes, g->output_bytes, g->body_refused,
+                        g->mover_moved, g->mover_ticks);
     if (queues && evbuffer_get_length(queues))
         evbuffer_add_buffer_reference(out, queues); /* shared by every scrape of the same second, not copied */
     return 0;

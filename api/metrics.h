@@ -30,6 +30,8 @@ struct metrics_gauges {
     size_t body_bytes;   /* held for unfinished requests */
     size_t output_bytes; /* answers not yet sent */
     unsigned long body_refused;
+    unsigned long mover_moved;  /* scheduled jobs this API's mover put on their queues */
+    unsigned long mover_ticks;  /* schedule ticks whose job it made */
 };
 
 /* Appends the Prometheus text exposition to out. `queues` (may be NULL)

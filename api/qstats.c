@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "api/app.h"
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "api/req.h"
 #include "common/clock.h"
 #include "common/defaults.h"
@@ -75,20 +75,22 @@ static int view_build(struct qstats_view *v, const redisReply *reply)
         goto err;
     evbuffer_add_printf(v->prom, "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n"
                                  "# TYPE offload_queue_depth gauge\n# TYPE offload_queue_in_progress gauge\n"
-                                 "# TYPE offload_queue_dead gauge\n",
+                                 "# TYPE offload_queue_dead gauge\n# TYPE offload_queue_scheduled gauge\n",
                         reply->element[0]->integer);
-    for (size_t i = 1; i + 3 < reply->elements; i += 4) {
+    for (size_t i = 1; i + 4 < reply->elements; i += 5) {
         redisReply **e = reply->element + i;
         if (e[0]->type != REDIS_REPLY_STRING)
             continue;
         if (json_object_set_new(queues, e[0]->str,
-                                json_pack("{s:I,s:I,s:I}", "depth", (json_int_t)e[1]->integer, "in_progress",
-                                          (json_int_t)e[2]->integer, "dead", (json_int_t)e[3]->integer)) != 0)
+                                json_pack("{s:I,s:I,s:I,s:I}", "depth", (json_int_t)e[1]->integer, "in_progress",
+                                          (json_int_t)e[2]->integer, "dead", (json_int_t)e[3]->integer,
+                                          "scheduled", (json_int_t)e[4]->integer)) != 0)
             goto err;
         evbuffer_add_printf(v->prom,
                             "offload_queue_depth{queue=\"%s\"} %lld\noffload_queue_in_progress{queue=\"%s\"} %lld\n"
-                            "offload_queue_dead{queue=\"%s\"} %lld\n",
-                            e[0]->str, e[1]->integer, e[0]->str, e[2]->integer, e[0]->str, e[3]->integer);
+                            "offload_queue_dead{queue=\"%s\"} %lld\noffload_queue_scheduled{queue=\"%s\"} %lld\n",
+                            e[0]->str, e[1]->integer, e[0]->str, e[2]->integer, e[0]->str, e[3]->integer, e[0]->str,
+                            e[4]->integer);
     }
     v->body = json_pack("{s:o,s:I}", "queues", queues, "workers_alive", (json_int_t)reply->element[0]->integer);
     queues = NULL; /* stolen by json_pack, even when it fails */

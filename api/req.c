@@ -15,7 +15,7 @@
 #include "api/app.h"
 #include "api/conn.h"
 #include "api/metrics.h"
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "common/job.h"
@@ -137,6 +137,22 @@ void req_add_header(struct api_req *r, const char *name, const char *value)
     evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
+/* The reason phrase of the codes libevent does not know (it says "Client
+ * Error" for them); NULL lets libevent choose. */
+static const char *req_reason(int code)
+{
+    switch (code) {
+    case 422:
+        return "Unprocessable Content"; /* RFC 9110 */
+    case 429:
+        return "Too Many Requests"; /* RFC 6585 */
+    case 499:
+        return "Client Closed Request"; /* nginx's */
+    default:
+        return NULL;
+    }
+}
+
 static void req_finish(struct api_req *r, int code, struct evbuffer *body)
 {
     struct app *app = r->app;
@@ -162,7 +178,7 @@ static void req_finish(struct api_req *r, int code, struct evbuffer *body)
         evhttp_add_header(h, "Retry-After", DEFAULTS_RETRY_AFTER_S);
         code = 503;
     }
-    evhttp_send_reply(r->req, code, NULL, body);
+    evhttp_send_reply(r->req, code, req_reason(code), body);
     if (r->gone_ev)
         event_free(r->gone_ev);
     if (r->watch_ev)
@@ -243,6 +259,28 @@ void req_reply_unavailable(struct api_req *r)
         req_reply_error(r, 503, "redis unavailable (%s), retry later", why);
     else
         req_reply_error(r, 503, "redis unavailable, retry later");
+}
+
+int req_body(struct api_req *r, const char **body, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    *len = evbuffer_get_length(in);
+    if ((long)*len > r->app->cfg.max_body) {
+        req_reply_error(r, 413, "body of %zu bytes is over --max-body (%ld bytes)", *len, r->app->cfg.max_body);
+        return -1;
+    }
+    *body = *len ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (*body == NULL) {
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
+        return -1;
+    }
+    return 0;
+}
+
+void req_body_done(struct api_req *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 char *req_query(struct api_req *r, const char *name)

@@ -24,7 +24,7 @@ struct api_req {
     struct evhttp_request *req;
     struct evhttp_connection *conn; /* NULL once the client left */
     enum route route;
-    char id[40];                    /* job id from the path, when the route has one */
+    char id[ROUTE_ARG_MAX];         /* the path's {id}, {queue} or {name}, when the route has one */
     int64_t start_us;
     bool client_gone;
     req_gone_fn *on_gone;
@@ -57,6 +57,12 @@ void req_add_header(struct api_req *r, const char *name, const char *value);
 void req_on_gone(struct api_req *r, req_gone_fn *fn);
 /* True when the client has hung up (checked now, on the loop thread). */
 bool req_client_gone(struct api_req *r);
+/* The request body in one piece (*body valid until req_body_done or the
+ * reply; "" when empty). Returns 0, or -1 after answering 413 (over
+ * --max-body) or 503. */
+int req_body(struct api_req *r, const char **body, size_t *len);
+/* Drops the body once parsed: a request that waits holds no body bytes. */
+void req_body_done(struct api_req *r);
 /* The value of query parameter `name` (owned by the caller: free()), or NULL. */
 char *req_query(struct api_req *r, const char *name);
 /* Parses ?wait=S (seconds, 0 < S <= max_s, fractions allowed) into *ms.

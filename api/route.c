@@ -1,24 +1,50 @@
 #include "api/route.h"
 
+#include <stdbool.h>
 #include <string.h>
 
+/* A path's pattern: literal segments, and at most one "{...}" segment that
+ * matches any one non-empty segment (its text goes to route_match's id). */
 static const struct {
     const char *path;
     enum route route;
     int allowed;
-    const char *label;
 } routes[] = {
-    {"/jobs", ROUTE_JOBS, RM_POST, "/jobs"},
-    {"/queues", ROUTE_QUEUES, RM_GET | RM_HEAD, "/queues"},
-    {"/cpu", ROUTE_CPU, RM_GET | RM_HEAD, "/cpu"},
-    {"/io", ROUTE_IO, RM_GET | RM_HEAD, "/io"},
-    {"/healthz", ROUTE_HEALTHZ, RM_GET | RM_HEAD, "/healthz"},
-    {"/readyz", ROUTE_READYZ, RM_GET | RM_HEAD, "/readyz"},
-    {"/metrics", ROUTE_METRICS, RM_GET | RM_HEAD, "/metrics"},
-    {"/info", ROUTE_INFO, RM_GET | RM_HEAD, "/info"},
+    {"/jobs", ROUTE_JOBS, RM_POST},
+    {"/jobs/{id}", ROUTE_JOB, RM_GET | RM_HEAD | RM_DELETE},
+    {"/queues", ROUTE_QUEUES, RM_GET | RM_HEAD},
+    {"/queues/{queue}/dead", ROUTE_DEAD, RM_DELETE},
+    {"/queues/{queue}/dead/retry", ROUTE_DEAD_RETRY, RM_POST},
+    {"/schedules", ROUTE_SCHEDULES, RM_GET | RM_HEAD | RM_POST},
+    {"/schedules/{name}", ROUTE_SCHEDULE, RM_GET | RM_HEAD | RM_DELETE},
+    {"/cpu", ROUTE_CPU, RM_GET | RM_HEAD},
+    {"/io", ROUTE_IO, RM_GET | RM_HEAD},
+    {"/healthz", ROUTE_HEALTHZ, RM_GET | RM_HEAD},
+    {"/readyz", ROUTE_READYZ, RM_GET | RM_HEAD},
+    {"/metrics", ROUTE_METRICS, RM_GET | RM_HEAD},
+    {"/info", ROUTE_INFO, RM_GET | RM_HEAD},
 };
 
-#define JOB_PREFIX "/jobs/"
+/* Whether path[0..len) fits pattern; the {segment}'s text goes to arg. */
+static bool route_fits(const char *pattern, const char *path, size_t len, char arg[ROUTE_ARG_MAX])
+{
+    const char *open = strchr(pattern, '{');
+    size_t head, tail, seg;
+    const char *rest;
+    if (open == NULL)
+        return strlen(pattern) == len && memcmp(pattern, path, len) == 0;
+    head = (size_t)(open - pattern);
+    rest = strchr(open, '}') + 1;
+    tail = strlen(rest);
+    if (len <= head + tail || memcmp(path, pattern, head) != 0 || memcmp(path + len - tail, rest, tail) != 0)
+        return false;
+    seg = len - head - tail;
+    if (seg >= ROUTE_ARG_MAX || memchr(path + head, '/', seg) != NULL)
+        return false;
+    memcpy(arg, path + head, seg);
+    arg[seg] = '\0';
+    return true;
+}
 
 int route_match(const char *path, struct route_match *out)
 {
@@ -32,23 +58,13 @@ int route_match(const char *path, struct route_match *out)
     if (len > 1 && path[len - 1] == '/')
         len--;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strlen(routes[i].path) == len && memcmp(routes[i].path, path, len) == 0) {
+        if (route_fits(routes[i].path, path, len, out->id)) {
             out->route = routes[i].route;
             out->allowed = routes[i].allowed;
             return 0;
         }
     }
-    if (len > strlen(JOB_PREFIX) && strncmp(path, JOB_PREFIX, strlen(JOB_PREFIX)) == 0) {
-        const char *id = path + strlen(JOB_PREFIX);
-        size_t idlen = len - strlen(JOB_PREFIX);
-        if (idlen >= sizeof out->id || memchr(id, '/', idlen) != NULL)
-            return -1;
-        memcpy(out->id, id, idlen);
-        out->id[idlen] = '\0';
-        out->route = ROUTE_JOB;
-        out->allowed = RM_GET | RM_HEAD | RM_DELETE;
-        return 0;
-    }
+    out->id[0] = '\0';
     return -1;
 }
 
@@ -76,10 +92,8 @@ const char *route_allow_header(int allowed)
 
 const char *route_label(enum route r)
 {
-    if (r == ROUTE_JOB)
-        return "/jobs/{id}";
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (routes[i].route == r)
-            return routes[i].label;
+            return routes[i].path;
     return "other";
 }

@@ -4,6 +4,8 @@
  * matcher can be unit-tested and fuzzed apart from the server. */
 #include <stddef.h>
 
+#define ROUTE_ARG_MAX 72 /* bytes of a path's {id}, {queue} or {name}, NUL included */
+
 enum route {
     ROUTE_NONE,       /* 404 */
     ROUTE_JOBS,       /* /jobs */
@@ -15,6 +17,10 @@ enum route {
     ROUTE_READYZ,     /* /readyz */
     ROUTE_METRICS,    /* /metrics */
     ROUTE_INFO,       /* /info */
+    ROUTE_DEAD,       /* /queues/{queue}/dead */
+    ROUTE_DEAD_RETRY, /* /queues/{queue}/dead/retry */
+    ROUTE_SCHEDULES,  /* /schedules */
+    ROUTE_SCHEDULE,   /* /schedules/{name} */
     ROUTE_COUNT
 };
 
@@ -29,16 +35,16 @@ enum route_method {
 struct route_match {
     enum route route;
     int allowed;       /* RM_* bits the route accepts */
-    char id[40];       /* the {id} segment (may be invalid: the handler checks) */
+    char id[ROUTE_ARG_MAX]; /* the {id}, {queue} or {name} segment, as sent (the handler checks it) */
 };
 
 /* Matches a path (without query). Returns 0 when the route exists (check
  * `allowed` for the method), -1 for an unknown path. Never reads past the
- * NUL; ids longer than 39 bytes give an unknown path. */
+ * NUL; a {segment} of ROUTE_ARG_MAX bytes or more gives an unknown path. */
 int route_match(const char *path, struct route_match *out);
 /* "GET, HEAD" style Allow header value for the bits. Static storage. */
 const char *route_allow_header(int allowed);
-/* A stable label for metrics: "/jobs/{id}" etc. */
+/* A stable label for metrics: "/jobs/{id}", "/queues/{queue}/dead" etc. */
 const char *route_label(enum route r);
 
 #endif

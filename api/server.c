@@ -19,14 +19,16 @@
 
 #include "api/conn.h"
 #include "api/cpu.h"
+#include "api/dead.h"
 #include "api/jobs.h"
 #include "api/metrics.h"
 #include "api/pool.h"
 #include "api/proxy.h"
 #include "api/qstats.h"
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "api/req.h"
 #include "api/route.h"
+#include "api/schedules.h"
 #include "api/serial.h"
 #include "api/waiters.h"
 #include "common/clock.h"
@@ -35,6 +37,7 @@
 #include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
+#include "common/mover.h"
 #include "common/sys.h"
 
 #define LAG_TICK_MS 100        /* event-loop lag probe period */
@@ -118,6 +121,10 @@ static void metrics_reply_fn(void *arg, const struct qstats_view *v)
         .output_bytes = cb.output,
         .body_refused = cb.refused,
     };
+    struct mover_stats ms;
+    mover_stats(app->mover, &ms);
+    g.mover_moved = ms.moved;
+    g.mover_ticks = ms.ticks;
     if (out == NULL) {
         req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
         return;
@@ -236,6 +243,24 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
         break;
     case ROUTE_QUEUES:
         jobs_handle_queues(r);
+        break;
+    case ROUTE_DEAD:
+        dead_handle_purge(r);
+        break;
+    case ROUTE_DEAD_RETRY:
+        dead_handle_retry(r);
+        break;
+    case ROUTE_SCHEDULES:
+        if (method == RM_POST)
+            schedules_handle_post(r);
+        else
+            schedules_handle_list(r);
+        break;
+    case ROUTE_SCHEDULE:
+        if (method == RM_DELETE)
+            schedules_handle_delete(r);
+        else
+            schedules_handle_get(r);
         break;
     case ROUTE_CPU:
         cpu_handle(r);
@@ -416,6 +441,10 @@ int server_run(const struct api_config *cfg, int fd)
     app.redis = rconn_new(app.base, &app.redis_url, name, redis_state_cb, &app);
     app.sub = rconn_new(app.base, &app.redis_url, name, sub_state_cb, &app);
     app.waiters = waiters_new(app.base, app.redis, app.cfg.prefix);
+    snprintf(name, sizeof name, "%smover:api:%s", cfg->prefix, app.id);
+    app.mover = mover_new(app.base, &app.redis_url, name, cfg->prefix, cfg->redis_timeout_ms);
+    if (app.mover)
+        mover_allow_eviction(app.mover, cfg->allow_eviction);
     if (app.redis && app.sub) {
         rconn_allow_eviction(app.redis, cfg->allow_eviction);
         rconn_allow_eviction(app.sub, cfg->allow_eviction);
@@ -427,7 +456,7 @@ int server_run(const struct api_config *cfg, int fd)
     d.tick = event_new(app.base, -1, EV_PERSIST, drain_tick_cb, &d);
     sigterm = evsignal_new(app.base, SIGTERM, signal_cb, &d);
     sigint = evsignal_new(app.base, SIGINT, signal_cb, &d);
-    if (!app.redis || !app.sub || !app.waiters || !lp.ev || !d.tick || !sigterm || !sigint)
+    if (!app.redis || !app.sub || !app.waiters || !app.mover || !lp.ev || !d.tick || !sigterm || !sigint)
         goto err;
     event_add(lp.ev, &lag_tv);
     event_add(sigterm, NULL);
@@ -457,6 +486,7 @@ err:
         proxy_free(app.proxy);
     if (app.pool)
         pool_free(app.pool);
+    mover_free(app.mover);
     if (app.redis)
         rconn_free(app.redis);
     if (app.sub)

@@ -14,8 +14,9 @@
 #include "common/errmsg.h"
 
 static const char *const state_names[] = {
-    [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running", [JOB_DONE] = "done",
-    [JOB_FAILED] = "failed", [JOB_DEAD] = "dead",       [JOB_CANCELLED] = "cancelled",
+    [JOB_QUEUED] = "queued", [JOB_SCHEDULED] = "scheduled", [JOB_RUNNING] = "running",
+    [JOB_DONE] = "done",     [JOB_FAILED] = "failed",       [JOB_DEAD] = "dead",
+    [JOB_CANCELLED] = "cancelled",
 };
 #define STATE_COUNT (sizeof state_names / sizeof state_names[0])
 
@@ -89,14 +90,38 @@ static int spec_init(struct job_spec *s)
     s->payload_len = 0;
     s->args_len = 0;
     s->timeout_ms = 0;
+    s->delay_ms = -1;
+    s->run_at_us = 0;
+    s->backoff_base_ms = 0;
+    s->backoff_max_ms = 0;
+    s->key[0] = '\0';
     s->payload = calloc(1, 1);
     s->args = calloc(1, 1);
     return s->payload && s->args ? 0 : -1;
 }
 
-/* Reads "timeout": a duration string ("30s", "250ms") or a number of
- * seconds, in JOB_TIMEOUT_MIN_MS..JOB_TIMEOUT_MAX_MS. */
-static int field_timeout(json_t *val, const char *prefix, int64_t *out, char *err, size_t errlen)
+/* A duration field: its name in errors, its range, and how an error states
+ * that range and gives examples. */
+struct duration_rule {
+    const char *name;
+    int64_t min_ms, max_ms;
+    const char *range, *examples;
+};
+
+static const struct duration_rule rule_timeout = {
+    "timeout", JOB_TIMEOUT_MIN_MS, JOB_TIMEOUT_MAX_MS, "10ms to 24h", "\"30s\", \"250ms\""};
+static const struct duration_rule rule_delay = {
+    "delay", 0, JOB_DELAY_MAX_MS, "0s to 8784h", "366 days; \"500ms\", \"5s\", \"2m\", \"1h\""};
+static const struct duration_rule rule_backoff_base = {
+    "backoff.base", JOB_BACKOFF_MIN_MS, JOB_BACKOFF_BASE_MAX_MS, "1ms to 24h", "\"500ms\", \"5s\""};
+static const struct duration_rule rule_backoff_max = {
+    "backoff.max", JOB_BACKOFF_MIN_MS, JOB_BACKOFF_MAX_MAX_MS, "1ms to 720h", "30 days; \"5m\", \"1h\""};
+
+/* Reads a duration under rule r: a string for duration_parse_ms ("250ms",
+ * "5s", "2m", "1h", bare = seconds) or a JSON number of seconds, rounded to
+ * the millisecond; err names the field and its range otherwise. */
+static int field_duration(json_t *val, const char *prefix, const struct duration_rule *r,
+                          int64_t *out, char *err, size_t errlen)
 {
     int64_t ms = -1;
     if (json_is_string(val)) {
@@ -104,15 +129,84 @@ static int field_timeout(json_t *val, const char *prefix, int64_t *out, char *er
             ms = -1;
     } else if (json_is_number(val)) {
         double s = json_number_value(val);
-        if (isfinite(s) && s >= 0 && s <= (double)JOB_TIMEOUT_MAX_MS / 1000.0)
+        if (isfinite(s) && s >= 0 && s <= (double)r->max_ms / 1000.0)
             ms = (int64_t)llround(s * 1000.0);
     }
-    if (ms < JOB_TIMEOUT_MIN_MS || ms > JOB_TIMEOUT_MAX_MS)
+    if (ms < r->min_ms || ms > r->max_ms)
         return errmsg_fail(err, errlen,
-                           "%stimeout: must be a duration from 10ms to 24h (\"30s\", \"250ms\", "
-                           "or a number of seconds)",
-                           prefix);
+                           "%s%s: must be a duration from %s (%s, or a number of seconds)", prefix,
+                           r->name, r->range, r->examples);
     *out = ms;
+    return 0;
+}
+
+/* Reads "run_at": Unix seconds as a number, kept to the microsecond, in
+ * (0, JOB_RUN_AT_LIMIT_S). */
+static int field_run_at(json_t *val, const char *prefix, int64_t *out, char *err, size_t errlen)
+{
+    int64_t us = 0;
+    if (json_is_number(val)) {
+        double s = json_number_value(val);
+        if (isfinite(s) && s > 0 && s < (double)JOB_RUN_AT_LIMIT_S)
+            us = (int64_t)llround(s * 1e6);
+    }
+    if (us <= 0 || us >= JOB_RUN_AT_LIMIT_S * 1000000) /* rounding can reach either end */
+        return errmsg_fail(err, errlen,
+                           "%srun_at: must be Unix seconds as a number, above 0 and below "
+                           "%lld (the year 10000)",
+                           prefix, JOB_RUN_AT_LIMIT_S);
+    *out = us;
+    return 0;
+}
+
+/* Reads "backoff": {"base": duration, "max": duration}, both optional. */
+static int field_backoff(json_t *val, struct job_spec *s, const char *prefix, char *err,
+                         size_t errlen)
+{
+    const char *key;
+    json_t *d;
+    if (!json_is_object(val))
+        return errmsg_fail(err, errlen,
+                           "%sbackoff: must be an object {\"base\": duration, \"max\": duration}",
+                           prefix);
+    json_object_foreach(val, key, d) {
+        int rc;
+        if (strcmp(key, "base") == 0)
+            rc = field_duration(d, prefix, &rule_backoff_base, &s->backoff_base_ms, err, errlen);
+        else if (strcmp(key, "max") == 0)
+            rc = field_duration(d, prefix, &rule_backoff_max, &s->backoff_max_ms, err, errlen);
+        else
+            rc = errmsg_fail(err, errlen, "%sbackoff.%s: unknown field (allowed: base, max)",
+                             prefix, key);
+        if (rc < 0)
+            return -1;
+    }
+    if (s->backoff_base_ms > 0 && s->backoff_max_ms > 0 && s->backoff_max_ms < s->backoff_base_ms)
+        return errmsg_fail(err, errlen, "%sbackoff.max: must be at least backoff.base", prefix);
+    return 0;
+}
+
+bool job_key_valid(const char *k)
+{
+    size_t len = strlen(k);
+    bool ok = len >= 1 && len <= JOB_KEY_ID_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)k[i] >= 0x21 && (unsigned char)k[i] <= 0x7e;
+    return ok;
+}
+
+/* Reads "key": 1..JOB_KEY_ID_MAX bytes of printable ASCII without spaces. */
+static int field_key(json_t *val, struct job_spec *s, const char *prefix, char *err,
+                     size_t errlen)
+{
+    size_t len = json_is_string(val) ? json_string_length(val) : 0;
+    const char *k = json_string_value(val);
+    if (!json_is_string(val) || strlen(k) != len || !job_key_valid(k))
+        return errmsg_fail(err, errlen,
+                           "%skey: must be 1..%d printable ASCII characters, no spaces", prefix,
+                           JOB_KEY_ID_MAX);
+    memcpy(s->key, k, len);
+    s->key[len] = '\0';
     return 0;
 }
 
@@ -159,7 +253,19 @@ static int spec_from_object(json_t *obj, struct job_spec *s, const char *prefix,
             if (field_args(val, s, err, errlen) < 0)
                 return -1;
         } else if (strcmp(key, "timeout") == 0) {
-            if (field_timeout(val, prefix, &s->timeout_ms, err, errlen) < 0)
+            if (field_duration(val, prefix, &rule_timeout, &s->timeout_ms, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "delay") == 0) {
+            if (field_duration(val, prefix, &rule_delay, &s->delay_ms, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "run_at") == 0) {
+            if (field_run_at(val, prefix, &s->run_at_us, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "backoff") == 0) {
+            if (field_backoff(val, s, prefix, err, errlen) < 0)
+                return -1;
+        } else if (strcmp(key, "key") == 0) {
+            if (field_key(val, s, prefix, err, errlen) < 0)
                 return -1;
         } else if (strcmp(key, "ms") == 0) {
             if (field_int(val, prefix, key, 0, JOB_MS_MAX, &s->ms, err, errlen) < 0)
@@ -188,10 +294,12 @@ static int spec_from_object(json_t *obj, struct job_spec *s, const char *prefix,
         } else {
             return errmsg_fail(err, errlen,
                                "%s%s: unknown field (allowed: task, args, timeout, queue, "
-                               "max_attempts, ms, payload)",
+                               "max_attempts, delay, run_at, backoff, key, ms, payload)",
                                prefix, key);
         }
     }
+    if (s->delay_ms >= 0 && s->run_at_us > 0)
+        return errmsg_fail(err, errlen, "%sdelay, run_at: give one or the other, not both", prefix);
     if (burn_only != NULL && strcmp(s->task, JOB_TASK_DEFAULT) != 0)
         return errmsg_fail(err, errlen, "%s%s: only for task \"burn\" (pass the task's input in args)",
                            prefix, burn_only);
@@ -361,6 +469,12 @@ static bool parse_double(const char *v, size_t len, double *out)
     return end != buf && *end == '\0' && errno == 0 && isfinite(*out);
 }
 
+/* Unix microseconds as seconds; exact to the microsecond below 2^53 µs. */
+static json_t *us_to_seconds(long long us)
+{
+    return json_real((double)us / 1e6);
+}
+
 /* How a stored field is shown in JSON. */
 enum value_kind {
     V_TEXT, /* string */
@@ -389,8 +503,8 @@ static json_t *field_json(const char *const *f, const size_t *fl, const char *co
         return parse_i64(s, len, &i) ? json_integer(i) : json_null();
     case V_REAL:
         return parse_double(s, len, &d) ? json_real(d) : json_null();
-    case V_TIME: /* Unix microseconds -> seconds; exact to the microsecond below 2^53 us */
-        return parse_i64(s, len, &i) ? json_real((double)i / 1e6) : json_null();
+    case V_TIME:
+        return parse_i64(s, len, &i) ? us_to_seconds(i) : json_null();
     case V_SECS:
         return parse_i64(s, len, &i) ? json_real((double)i / 1e3) : json_null();
     case V_JSON: {
@@ -401,12 +515,42 @@ static json_t *field_json(const char *const *f, const size_t *fl, const char *co
     return json_null();
 }
 
+/* One field of a JSON view: its name there, the hash field, how it shows. */
+struct view_field {
+    const char *json, *field;
+    enum value_kind kind;
+};
+
+/* A new object of the nv view fields; NULL only on OOM. */
+static json_t *view_object(const struct view_field *vf, size_t nv, const char *const *f,
+                           const size_t *fl, const char *const *v, const size_t *vl, size_t n)
+{
+    json_t *obj = json_object();
+    if (obj == NULL)
+        return NULL;
+    for (size_t i = 0; i < nv; i++) {
+        if (json_object_set_new(obj, vf[i].json, field_json(f, fl, v, vl, n, vf[i].field,
+                                                            vf[i].kind)) < 0)
+            goto err;
+    }
+    return obj;
+err:
+    json_decref(obj);
+    return NULL;
+}
+
 /* A user task's output (JSON value or string by its result_kind), else
  * burn's {digest, iterations, cpu_ms, wall_ms} when a digest was stored,
  * else null. */
 static json_t *result_json(const char *const *f, const size_t *fl, const char *const *v,
                            const size_t *vl, size_t n)
 {
+    static const struct view_field burn[] = {
+        {"digest", JOB_F_DIGEST, V_TEXT},
+        {"iterations", JOB_F_ITERATIONS, V_INT},
+        {"cpu_ms", JOB_F_CPU_MS, V_REAL},
+        {"wall_ms", JOB_F_WALL_MS, V_REAL},
+    };
     size_t len, klen = 0;
     const char *kind = pair_get(f, fl, v, vl, n, JOB_F_RESULT_KIND, &klen);
     if (pair_get(f, fl, v, vl, n, JOB_F_RESULT, &len) != NULL)
@@ -414,18 +558,67 @@ static json_t *result_json(const char *const *f, const size_t *fl, const char *c
                           kind && klen == 4 && memcmp(kind, "json", 4) == 0 ? V_JSON : V_TEXT);
     if (pair_get(f, fl, v, vl, n, JOB_F_DIGEST, &len) == NULL)
         return json_null();
-    json_t *r = json_object();
-    if (r == NULL)
-        return NULL;
-    if (json_object_set_new(r, "digest", field_json(f, fl, v, vl, n, JOB_F_DIGEST, V_TEXT)) < 0 ||
-        json_object_set_new(r, "iterations",
-                            field_json(f, fl, v, vl, n, JOB_F_ITERATIONS, V_INT)) < 0 ||
-        json_object_set_new(r, "cpu_ms", field_json(f, fl, v, vl, n, JOB_F_CPU_MS, V_REAL)) < 0 ||
-        json_object_set_new(r, "wall_ms", field_json(f, fl, v, vl, n, JOB_F_WALL_MS, V_REAL)) < 0)
-        goto err;
-    return r;
+    return view_object(burn, sizeof burn / sizeof burn[0], f, fl, v, vl, n);
+}
+
+/* {base, max} in seconds from the stored milliseconds (either null when
+ * absent: the server's default), or null when neither is stored. NULL only
+ * on OOM. */
+static json_t *backoff_json(const char *const *f, const size_t *fl, const char *const *v,
+                            const size_t *vl, size_t n)
+{
+    static const struct view_field backoff[] = {
+        {"base", JOB_F_BACKOFF_BASE_MS, V_SECS},
+        {"max", JOB_F_BACKOFF_MAX_MS, V_SECS},
+    };
+    size_t len;
+    if (pair_get(f, fl, v, vl, n, JOB_F_BACKOFF_BASE_MS, &len) == NULL &&
+        pair_get(f, fl, v, vl, n, JOB_F_BACKOFF_MAX_MS, &len) == NULL)
+        return json_null();
+    return view_object(backoff, sizeof backoff / sizeof backoff[0], f, fl, v, vl, n);
+}
+
+/* Rewrites an attempt's time `name` from Unix µs to seconds; one that is not
+ * an integer becomes null, an absent one stays absent. -1 on OOM. */
+static int attempt_time(json_t *attempt, const char *name)
+{
+    json_t *t = json_object_get(attempt, name);
+    if (t == NULL || json_is_null(t))
+        return 0;
+    return json_object_set_new(attempt, name,
+                               json_is_integer(t) ? us_to_seconds(json_integer_value(t))
+                                                  : json_null());
+}
+
+/* The stored attempt history with its times in Unix seconds: [] when
+ * absent, null when the text is not a JSON array of objects (a bad history
+ * must not hide the rest of the job). NULL only on OOM. */
+static json_t *history_json(const char *const *f, const size_t *fl, const char *const *v,
+                            const size_t *vl, size_t n)
+{
+    size_t len = 0, i;
+    json_error_t jerr;
+    json_t *attempt;
+    const char *text = pair_get(f, fl, v, vl, n, JOB_F_HISTORY, &len);
+    if (text == NULL)
+        return json_array();
+    json_t *h = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    if (h == NULL)
+        return json_error_code(&jerr) == json_error_out_of_memory ? NULL : json_null();
+    if (!json_is_array(h))
+        goto malformed;
+    json_array_foreach(h, i, attempt) {
+        if (!json_is_object(attempt))
+            goto malformed;
+        if (attempt_time(attempt, "started_at") < 0 || attempt_time(attempt, "ended_at") < 0)
+            goto err;
+    }
+    return h;
+malformed:
+    json_decref(h);
+    return json_null();
 err:
-    json_decref(r);
+    json_decref(h);
     return NULL;
 }
 
@@ -434,36 +627,33 @@ err:
 json_t *job_to_json(const char *const *fields, const size_t *field_lens,
                     const char *const *values, const size_t *value_lens, size_t npairs)
 {
-    static const struct {
-        const char *json, *field;
-        enum value_kind kind;
-    } plain[] = {
+    static const struct view_field plain[] = {
         {"id", JOB_F_ID, V_TEXT},
         {"state", JOB_F_STATE, V_TEXT},
         {"queue", JOB_F_QUEUE, V_TEXT},
         {"task", JOB_F_TASK, V_TEXT},
         {"args", JOB_F_ARGS, V_JSON},
+        {"key", JOB_F_KEY, V_TEXT},
         {"timeout", JOB_F_TIMEOUT_MS, V_SECS},
         {"ms", JOB_F_MS, V_INT},
         {"max_attempts", JOB_F_MAX_ATTEMPTS, V_INT},
         {"attempts", JOB_F_ATTEMPTS, V_INT},
         {"created_at", JOB_F_CREATED, V_TIME},
+        {"run_at", JOB_F_RUN_AT, V_TIME},
+        {"promoted_at", JOB_F_PROMOTED_AT, V_TIME},
         {"started_at", JOB_F_STARTED, V_TIME},
         {"finished_at", JOB_F_FINISHED, V_TIME},
         {"worker", JOB_F_WORKER, V_TEXT},
+        {"schedule", JOB_F_SCHEDULE, V_TEXT},
+        {"tick", JOB_F_TICK, V_TIME},
     };
     size_t len;
     if (pair_get(fields, field_lens, values, value_lens, npairs, JOB_F_ID, &len) == NULL)
         return NULL;
-    json_t *job = json_object();
+    json_t *job = view_object(plain, sizeof plain / sizeof plain[0], fields, field_lens, values,
+                              value_lens, npairs);
     if (job == NULL)
         return NULL;
-    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-        json_t *val = field_json(fields, field_lens, values, value_lens, npairs, plain[i].field,
-                                 plain[i].kind);
-        if (json_object_set_new(job, plain[i].json, val) < 0)
-            goto err;
-    }
     /* a job not yet started has made no attempts, even if the hash says nothing */
     if (json_is_null(json_object_get(job, "attempts")) &&
         json_object_set_new(job, "attempts", json_integer(0)) < 0)
@@ -475,7 +665,11 @@ json_t *job_to_json(const char *const *fields, const size_t *field_lens,
     if (json_object_set_new(job, "result",
                             result_json(fields, field_lens, values, value_lens, npairs)) < 0 ||
         json_object_set_new(job, "error", field_json(fields, field_lens, values, value_lens,
-                                                     npairs, JOB_F_ERROR, V_TEXT)) < 0)
+                                                     npairs, JOB_F_ERROR, V_TEXT)) < 0 ||
+        json_object_set_new(job, "backoff",
+                            backoff_json(fields, field_lens, values, value_lens, npairs)) < 0 ||
+        json_object_set_new(job, "history",
+                            history_json(fields, field_lens, values, value_lens, npairs)) < 0)
         goto err;
     return job;
 err:

@@ -19,9 +19,16 @@
 #define JOB_TASK_DEFAULT "burn"   /* the built-in CPU task of the seed's experiment */
 #define JOB_TIMEOUT_MIN_MS 10     /* shorter is below the timer granularity that matters */
 #define JOB_TIMEOUT_MAX_MS (24 * 3600 * 1000LL) /* a run longer than a day is a batch system's */
+#define JOB_DELAY_MAX_MS (366 * 24 * 3600 * 1000LL) /* a year (a leap one): later is a cron job's */
+#define JOB_RUN_AT_LIMIT_S 253402300800LL /* year 10000: run_at stays a 4-digit year, and in µs an int64 */
+#define JOB_BACKOFF_MIN_MS 1      /* 0 means "the server's default" */
+#define JOB_BACKOFF_BASE_MAX_MS (24 * 3600 * 1000LL)      /* a first retry a day later is the latest useful */
+#define JOB_BACKOFF_MAX_MAX_MS (30 * 24 * 3600 * 1000LL)  /* retries a month apart: a job's hash must live that long */
+#define JOB_KEY_ID_MAX 200        /* idempotency key: room for a UUID, a hash or a composite business key */
 
 enum job_state {
     JOB_QUEUED,    /* in offload:q:{queue}, or moved to a wip list but not yet started */
+    JOB_SCHEDULED, /* waiting for its run_at: a delayed job, or a failed run waiting to retry */
     JOB_RUNNING,   /* a worker marked it started; it is in that worker's wip list */
     JOB_DONE,      /* finished with a result (terminal) */
     JOB_FAILED,    /* the task reported an error (terminal) */
@@ -44,9 +51,17 @@ struct job_spec {
     char *args;         /* owned: compact JSON text, "" when absent (the task gets null) */
     size_t args_len;
     int64_t timeout_ms; /* one run's limit; 0 = the worker's --task-timeout */
+    int64_t delay_ms;   /* "delay": 0..JOB_DELAY_MAX_MS, -1 when absent */
+    int64_t run_at_us;  /* "run_at": Unix µs, 0 when absent; never set with delay_ms */
+    int64_t backoff_base_ms; /* first retry's wait; 0 = the server's default */
+    int64_t backoff_max_ms;  /* cap on a retry's wait (>= base when both set); 0 = the server's default */
+    char key[JOB_KEY_ID_MAX + 1]; /* idempotency key: printable ASCII, no spaces; "" when absent */
 };
 
 bool job_queue_valid(const char *q);
+/* True for an idempotency key: 1..JOB_KEY_ID_MAX bytes of printable ASCII
+ * (0x21..0x7e, so no spaces). */
+bool job_key_valid(const char *k);
 /* True for a key prefix (--prefix): 1..JOB_PREFIX_MAX characters, none of
  * them whitespace or control characters. */
 bool job_prefix_valid(const char *p);
@@ -59,7 +74,10 @@ bool job_task_valid(const char *t);
  * says whether the body was an array. On failure returns -1 and err names the
  * field and the allowed range, prefixed by the index in a batch, e.g.
  * "[3].ms: must be an integer in 0..60000". Unknown fields are rejected, and
- * so are ms and payload for a task other than burn. */
+ * so are ms and payload for a task other than burn, and delay with run_at.
+ * Durations (timeout, delay, backoff.base, backoff.max) are strings for
+ * duration_parse_ms ("500ms", "5s", "2m", "1h") or numbers of seconds. run_at
+ * is only range-checked: how far ahead it may be is the caller's to decide. */
 int job_parse_body(const char *buf, size_t len, struct job_spec **out, size_t *n,
                    bool *is_batch, char *err, size_t errlen);
 void job_specs_free(struct job_spec *specs, size_t n);
@@ -87,13 +105,29 @@ void job_specs_free(struct job_spec *specs, size_t n);
 #define JOB_F_TIMEOUT_MS "timeout_ms" /* absent = the worker's --task-timeout */
 #define JOB_F_RESULT "result"       /* a user task's output: JSON text or plain text */
 #define JOB_F_RESULT_KIND "result_kind" /* "json" or "text" */
+#define JOB_F_RUN_AT "run_at"       /* when a scheduled job is due */
+#define JOB_F_PROMOTED_AT "promoted_at" /* when it moved to its queue: lateness = promoted_at - run_at */
+#define JOB_F_BACKOFF_BASE_MS "backoff_base_ms" /* absent = the server's default */
+#define JOB_F_BACKOFF_MAX_MS "backoff_max_ms"   /* absent = the server's default */
+/* JSON text: an array of the last attempts, each {"attempt":n, "worker":"...",
+ * "started_at":µs, "ended_at":µs, "outcome":"...", "error":"..."} */
+#define JOB_F_HISTORY "history"
+#define JOB_F_KEY "key"             /* the idempotency key the job was submitted with */
+#define JOB_F_SCHEDULE "schedule"   /* the periodic schedule that made the job, absent otherwise */
+#define JOB_F_TICK "tick"           /* Unix µs: the schedule's tick the job was made for */
 
 /* Builds the JSON view of a job from HGETALL's flat field/value pairs:
- * {id, state, queue, task, args, timeout (seconds, null = the worker's
- * default), ms, max_attempts, attempts, created_at, started_at, finished_at
- * (Unix seconds as numbers with µs precision, null when unset), worker,
- * result, error or null}. result is a user task's output (its JSON value, or
- * a string), burn's {digest,iterations,cpu_ms,wall_ms}, or null.
+ * {id, state, queue, task, args, key, timeout (seconds, null = the worker's
+ * default), ms, max_attempts, attempts, created_at, run_at, promoted_at,
+ * started_at, finished_at (Unix seconds as numbers with µs precision, null
+ * when unset), worker, schedule, tick (the schedule and its tick, for a job
+ * a schedule made), result, error, backoff, history}, each null when
+ * unset. result is a user task's output (its JSON value, or a string),
+ * burn's {digest,iterations,cpu_ms,wall_ms}, or null. backoff is
+ * {base, max} in seconds (either null = the server's default), or null when
+ * neither is stored. history is the stored attempts with started_at and
+ * ended_at in Unix seconds: [] when absent, null when the stored text is not
+ * a JSON array of objects (the rest of the view is still built).
  * Returns a new reference, or NULL on allocation failure or when the pairs
  * lack an id (an expired or unknown job). */
 json_t *job_to_json(const char *const *fields, const size_t *field_lens,

@@ -1,5 +1,51 @@
 #include "common/scripts.h"
 
+/* The scheduled set: P..'scheduled' holds the ids of jobs waiting for
+ * their run_at (a delay, or a retry's backoff), scored by it in Unix µs of
+ * Redis's clock (TIME), and P..'scheduled:count' how many of them each
+ * queue has. schedule() PUBLISHes the due time on P..'sched' when it is
+ * earlier than every other, so the movers (common/mover.c) re-arm their
+ * timers; unschedule() takes an id out. */
+#define LUA_SCHEDULE \
+    "local function schedule(id, q, due)\n" \
+    "  local sk = P .. 'scheduled'\n" \
+    "  local first = redis.call('ZRANGE', sk, 0, 0, 'WITHSCORES')\n" \
+    "  redis.call('ZADD', sk, us(due), id)\n" \
+    "  redis.call('HINCRBY', P .. 'scheduled:count', q, 1)\n" \
+    "  if not first[2] or due < tonumber(first[2]) then redis.call('PUBLISH', P .. 'sched', us(due)) end\n" \
+    "end\n" \
+    "local function unschedule(id, q)\n" \
+    "  if redis.call('ZREM', P .. 'scheduled', id) == 0 or not q then return end\n" \
+    "  if redis.call('HINCRBY', P .. 'scheduled:count', q, -1) <= 0 then\n" \
+    "    redis.call('HDEL', P .. 'scheduled:count', q) end\n" \
+    "end\n"
+
+/* A job's history: the last HISTORY_MAX attempts as JSON text, an array
+ * whose entries are separated by ",\n" (a newline never occurs inside an
+ * entry: cjson escapes it in strings), so the oldest is cut without
+ * parsing. remember(jk, attempt, w, outcome, err, ended) appends one. */
+#define HISTORY_MAX "10"
+#define HISTORY_ERROR_MAX "1024" /* bytes of each attempt's error kept there (the job's error has all) */
+#define LUA_HISTORY \
+    "local function remember(jk, attempt, w, outcome, err, ended)\n" \
+    "  local s = redis.call('HGET', jk, 'started_at')\n" \
+    "  if not tonumber(s) then s = 'null' end\n" \
+    "  if err and err ~= '' then err = cjson.encode(string.sub(err, 1, " HISTORY_ERROR_MAX ")) else err = 'null' end\n" \
+    "  local e = '{\"attempt\":' .. (tonumber(attempt) or 0) .. ',\"worker\":' .. cjson.encode(w or '') ..\n" \
+    "    ',\"started_at\":' .. s .. ',\"ended_at\":' .. ended .. ',\"outcome\":' .. cjson.encode(outcome) ..\n" \
+    "    ',\"error\":' .. err .. '}'\n" \
+    "  local h = redis.call('HGET', jk, 'history')\n" \
+    "  if not h or string.sub(h, 1, 1) ~= '[' then h = '[' .. e .. ']'\n" \
+    "  else h = string.sub(h, 1, -2) .. ',\\n' .. e .. ']' end\n" \
+    "  local _, count = string.gsub(h, '\\n', '')\n" \
+    "  while count >= " HISTORY_MAX " do\n" \
+    "    local cut = string.find(h, ',\\n', 1, true)\n" \
+    "    h = '[' .. string.sub(h, cut + 2)\n" \
+    "    count = count - 1\n" \
+    "  end\n" \
+    "  redis.call('HSET', jk, 'history', h)\n" \
+    "end\n"
+
 /* Shared preamble: key helpers and notify publishing. publish() sends the
  * id to every API named in a notify value; notify() reads that value first. */
 #define LUA_PRELUDE \
@@ -9,7 +55,14 @@
     "  if apis then for api in string.gmatch(apis, '%S+') do\n" \
     "    redis.call('PUBLISH', P .. 'done:' .. api, id) end end\n" \
     "end\n" \
-    "local function notify(jk, id) publish(redis.call('HGET', jk, 'notify'), id) end\n"
+    "local function notify(jk, id) publish(redis.call('HGET', jk, 'notify'), id) end\n" \
+    "local RNOW\n" \
+    "local function redis_now()\n" \
+    "  if not RNOW then local t = redis.call('TIME'); RNOW = tonumber(t[1]) * 1000000 + tonumber(t[2]) end\n" \
+    "  return RNOW\n" \
+    "end\n" \
+    "local function us(x) return string.format('%.0f', x) end\n" \
+    LUA_SCHEDULE LUA_HISTORY
 
 /* The START step for an id already in worker w's wip list: a queued job
  * becomes running by w with attempts+1, and {ms, payload, attempts,
@@ -50,17 +103,34 @@
     "  return nil\n" \
     "end\n"
 
+/* The wait before retrying after attempt a (>= 1) of job jk, in µs: its
+ * backoff_base_ms doubled per attempt, capped at backoff_max_ms (defaults
+ * when the job has none), with "equal jitter": a uniform draw in [d/2, d]
+ * from jitter in [0, 1) (Lua's random is seeded the same in every script:
+ * the caller draws it). */
+#define LUA_BACKOFF \
+    "local function backoff(jk, a, jitter)\n" \
+    "  local f = redis.call('HMGET', jk, 'backoff_base_ms', 'backoff_max_ms')\n" \
+    "  local base, max = tonumber(f[1]) or " SCRIPT_BACKOFF_BASE_MS ", tonumber(f[2]) or " SCRIPT_BACKOFF_MAX_MS "\n" \
+    "  local d = base * 2 ^ (a - 1)\n" \
+    "  if d > max then d = max end\n" \
+    "  local j = tonumber(jitter) or 0.5\n" \
+    "  return math.floor((d / 2 + j * d / 2) * 1000)\n" \
+    "end\n"
+
 /* The FINISH step as a function: 1 stored, 0 ignored (already terminal), 2
  * dropped: the run is not the job's current one (fencing: the job was
  * recovered from w — put back on its queue, or started again elsewhere,
  * which the attempt number `run` tells even when the same worker took it).
- * st is done, failed, retry: a run that ended like a crash (no handler, a
- * coprocess that died), which puts the job at the back of its queue while
- * attempts remain and makes it dead after the last, or requeue: a run that
- * never reached its task (back, the attempt not counted). Empty arguments store
- * nothing: digest..wall are burn's, res/rkind a user task's output. */
-#define LUA_FINISH \
-    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run)\n" \
+ * st is done; failed (the task failed: error, timeout, oversized output)
+ * or retry (a run that ended like a crash: no handler, a coprocess that
+ * died), which schedule the job again after its backoff while attempts
+ * remain and make it dead after the last; or requeue: a run that never
+ * reached its task (back, the attempt not counted). Every counted attempt
+ * is remembered in the job's history. Empty arguments store nothing:
+ * digest..wall are burn's, res/rkind a user task's output. */
+#define LUA_FINISH LUA_BACKOFF \
+    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run, jitter)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts',\n" \
@@ -68,26 +138,29 @@
     "  local cur = f[1]\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n" \
     "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then return 2 end\n" \
-    "  if not f[2] then st = 'failed'; err = 'malformed job: no queue' end\n" \
-    "  if st == 'requeue' then\n" \
+    "  if not f[2] then\n" \
+    "    st = 'failed'; err = 'malformed job: no queue'\n" \
+    "  elseif st == 'requeue' then\n" \
     "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
     "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
     "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
     "    redis.call('SADD', P .. 'queues', f[2])\n" \
     "    return 1\n" \
-    "  end\n" \
-    "  if st == 'retry' then\n" \
-    "    local a, m = f[4] or '0', f[5] or '1'\n" \
-    "    if tonumber(a) < tonumber(m) then\n" \
-    "      redis.call('HSET', jk, 'state', 'queued', 'error', err)\n" \
-    "      redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
-    "      redis.call('SADD', P .. 'queues', f[2])\n" \
+    "  elseif st == 'failed' or st == 'retry' then\n" \
+    "    remember(jk, f[4], w, st == 'retry' and 'crash' or 'error', err, now)\n" \
+    "    local a, m = tonumber(f[4] or '0'), tonumber(f[5] or '1')\n" \
+    "    if a < m then\n" \
+    "      local due = redis_now() + backoff(jk, a, jitter)\n" \
+    "      redis.call('HSET', jk, 'state', 'scheduled', 'error', err, 'run_at', us(due))\n" \
+    "      schedule(id, f[2], due)\n" \
     "      return 1\n" \
     "    end\n" \
     "    st = 'dead'\n" \
     "    err = err .. ' (attempt ' .. a .. ' of ' .. m .. ')'\n" \
     "    redis.call('LPUSH', P .. 'dead:' .. f[2], id)\n" \
     "    redis.call('SADD', P .. 'queues', f[2])\n" \
+    "  else\n" \
+    "    remember(jk, f[4], w, 'done', '', now)\n" \
     "  end\n" \
     "  local h = {'state', st, 'finished_at', now, 'worker', w}\n" \
     "  if digest ~= '' then\n" \
@@ -105,41 +178,88 @@
     "end\n"
 
 /* The registry of queue names (P..'queues') is bounded: a queue with no
- * job queued and none dead for QUEUE_FORGET_MS is forgotten (its running
+ * job queued, scheduled or dead for QUEUE_FORGET_MS is forgotten (its running
  * jobs still show, found through the workers' wip lists, and every script
  * that puts a job back on a queue or on its dead list registers the queue
  * again). queue_look(q,
- * now_ms) returns depth, dead and whether q was just forgotten; the first
+ * now_ms) returns depth, dead, scheduled and whether q was just forgotten; the first
  * time q is seen empty is kept in P..'queues:empty'. */
 #define QUEUE_FORGET_MS "60000"
 #define LUA_QUEUE_LOOK \
     "local function queue_look(q, now_ms)\n" \
     "  local depth = redis.call('LLEN', P .. 'q:' .. q)\n" \
     "  local dead = redis.call('LLEN', P .. 'dead:' .. q)\n" \
+    "  local sched = tonumber(redis.call('HGET', P .. 'scheduled:count', q)) or 0\n" \
     "  local ek = P .. 'queues:empty'\n" \
-    "  if depth + dead > 0 then redis.call('HDEL', ek, q); return depth, dead, false end\n" \
+    "  if depth + dead + sched > 0 then redis.call('HDEL', ek, q); return depth, dead, sched, false end\n" \
     "  local since = tonumber(redis.call('HGET', ek, q))\n" \
-    "  if not since then redis.call('HSET', ek, q, now_ms); return 0, 0, false end\n" \
-    "  if now_ms - since < " QUEUE_FORGET_MS " then return 0, 0, false end\n" \
+    "  if not since then redis.call('HSET', ek, q, now_ms); return 0, 0, 0, false end\n" \
+    "  if now_ms - since < " QUEUE_FORGET_MS " then return 0, 0, 0, false end\n" \
     "  redis.call('SREM', P .. 'queues', q); redis.call('HDEL', ek, q)\n" \
-    "  return 0, 0, true\n" \
+    "  return 0, 0, 0, true\n" \
+    "end\n"
+
+/* Makes job `id` on queue q from the hash pairs h (state queued): due (Unix
+ * µs, or nil) past Redis's clock schedules it, else it is LPUSHed now.
+ * Returns "queued" or "scheduled <due>". The enqueue and tick scripts share
+ * it. */
+#define LUA_CREATE \
+    "local function create(id, q, h, due)\n" \
+    "  local jk = jobkey(id)\n" \
+    "  if due then h[#h + 1] = 'run_at'; h[#h + 1] = us(due) end\n" \
+    "  redis.call('SADD', P .. 'queues', q)\n" \
+    "  if due and due > redis_now() then\n" \
+    "    h[4] = 'scheduled'\n" \
+    "    redis.call('HSET', jk, unpack(h))\n" \
+    "    schedule(id, q, due)\n" \
+    "    return 'scheduled ' .. us(due)\n" \
+    "  end\n" \
+    "  redis.call('HSET', jk, unpack(h))\n" \
+    "  redis.call('LPUSH', P .. 'q:' .. q, id)\n" \
+    "  return 'queued'\n" \
     "end\n"
 
 /* A registry at max_queues is swept for forgettable queues at most once a
  * second (P..'queues:swept'), so a flood of new names costs Redis one walk
- * of the registry a second, not one per request.
- * ARGV: prefix, max queue length, now, n, then per job (ENQUEUE_STRIDE):
- * id, queue, ms, payload, max_attempts, notify, task, args, timeout_ms;
- * then, optionally, the most distinct queue names (none: unbounded).
- * Empty optional values are not stored. */
-static const char enqueue_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
+ * of the registry a second, not one per request. Idempotency keys are
+ * P..'idem:'..key = "<id> <fingerprint>" for idem_ttl seconds: a key seen
+ * with the same fingerprint (and its job still there) replays that job, with
+ * another fingerprint fails the whole call with "KEYREUSED <index>".
+ * ARGV: see SCRIPT_ENQUEUE in scripts.h. */
+static const char enqueue_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK LUA_CREATE
     "local maxq, now, n = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
-    "local maxqs = tonumber(ARGV[5 + n * 9])\n"
-    "local want, new = {}, 0\n"
-    "for i = 0, n - 1 do local q = ARGV[5 + i * 9 + 1]; want[q] = (want[q] or 0) + 1 end\n"
+    "local maxqs, idttl, S = tonumber(ARGV[5]), tonumber(ARGV[6]), 15\n"
+    "local out, fresh, seen, want, new = {0}, {}, {}, {}, 0\n"
+    "for i = 0, n - 1 do\n"
+    "  local b = 7 + i * S\n"
+    "  local key, fp, old = ARGV[b + 13], ARGV[b + 14], nil\n"
+    "  if key ~= '' then\n"
+    "    local v = seen[key]\n"
+    "    if not v then\n"
+    "      local got = redis.call('GET', P .. 'idem:' .. key)\n"
+    "      if got then\n"
+    "        local oid, ofp = string.match(got, '^(%S+) (%S*)$')\n"
+    "        if oid and redis.call('EXISTS', jobkey(oid)) == 1 then v = {oid, ofp} end\n"
+    "      end\n"
+    "    end\n"
+    "    if v then\n"
+    "      if v[2] ~= fp then return redis.error_reply('KEYREUSED ' .. (i + 1)) end\n"
+    "      old = v[1]\n"
+    "    else\n"
+    "      seen[key] = {ARGV[b], fp}\n"
+    "    end\n"
+    "  end\n"
+    "  out[i + 2] = old and ('=' .. old) or ''\n"
+    "  if not old then\n"
+    "    fresh[#fresh + 1] = b\n"
+    "    local q = ARGV[b + 1]\n"
+    "    want[q] = (want[q] or 0) + 1\n"
+    "  end\n"
+    "end\n"
     "for q, c in pairs(want) do\n"
-    "  if redis.call('LLEN', P .. 'q:' .. q) + c > maxq then\n"
-    "    return redis.error_reply('FULL ' .. q) end\n"
+    "  local held = redis.call('LLEN', P .. 'q:' .. q) +\n"
+    "    (tonumber(redis.call('HGET', P .. 'scheduled:count', q)) or 0)\n"
+    "  if held + c > maxq then return redis.error_reply('FULL ' .. q) end\n"
     "  if maxqs and redis.call('SISMEMBER', P .. 'queues', q) == 0 then new = new + 1 end\n"
     "end\n"
     "if new > 0 and redis.call('SCARD', P .. 'queues') + new > maxqs then\n"
@@ -153,30 +273,35 @@ static const char enqueue_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "    return redis.error_reply('QUEUES ' .. maxqs) end\n"
     "end\n"
     "for q in pairs(want) do redis.call('HDEL', P .. 'queues:empty', q) end\n"
-    "local opt = {[2] = 'ms', [3] = 'payload', [5] = 'notify', [7] = 'args', [8] = 'timeout_ms'}\n"
-    "for i = 0, n - 1 do\n"
-    "  local b = 5 + i * 9\n"
+    "local opt = {[2] = 'ms', [3] = 'payload', [5] = 'notify', [7] = 'args', [8] = 'timeout_ms',\n"
+    "  [11] = 'backoff_base_ms', [12] = 'backoff_max_ms', [13] = 'key'}\n"
+    "for _, b in ipairs(fresh) do\n"
     "  local id, q = ARGV[b], ARGV[b + 1]\n"
     "  local h = {'id', id, 'state', 'queued', 'queue', q, 'task', ARGV[b + 6],\n"
     "    'max_attempts', ARGV[b + 4], 'attempts', '0', 'created_at', now}\n"
-    "  for k = 2, 8 do\n"
-    "    local name, v = opt[k], ARGV[b + k]\n"
-    "    if name and v ~= '' then h[#h + 1] = name; h[#h + 1] = v end\n"
+    "  for k, name in pairs(opt) do\n"
+    "    local v = ARGV[b + k]\n"
+    "    if v ~= '' then h[#h + 1] = name; h[#h + 1] = v end\n"
     "  end\n"
-    "  redis.call('HSET', jobkey(id), unpack(h))\n"
-    "  redis.call('LPUSH', P .. 'q:' .. q, id)\n"
-    "  redis.call('SADD', P .. 'queues', q)\n"
+    "  local due = nil\n"
+    "  if ARGV[b + 9] ~= '' then due = tonumber(ARGV[b + 9])\n"
+    "  elseif ARGV[b + 10] ~= '' then due = redis_now() + tonumber(ARGV[b + 10]) end\n"
+    "  out[(b - 7) / S + 2] = create(id, q, h, due)\n"
+    "  if ARGV[b + 13] ~= '' then\n"
+    "    redis.call('SET', P .. 'idem:' .. ARGV[b + 13], id .. ' ' .. ARGV[b + 14], 'EX', idttl)\n"
+    "  end\n"
+    "  out[1] = out[1] + 1\n"
     "end\n"
-    "return n\n";
+    "return out\n";
 
 static const char cancel_lua[] = LUA_PRELUDE
     "local id, now, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
     "local jk = jobkey(id)\n"
     "local st = redis.call('HGET', jk, 'state')\n"
     "if not st then return 0 end\n"
-    "if st ~= 'queued' then return st end\n"
+    "if st ~= 'queued' and st ~= 'scheduled' then return st end\n"
     "local q = redis.call('HGET', jk, 'queue')\n"
-    "redis.call('LREM', P .. 'q:' .. q, 0, id)\n"
+    "if st == 'queued' then redis.call('LREM', P .. 'q:' .. q, 0, id) else unschedule(id, q) end\n"
     "redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now)\n"
     "redis.call('EXPIRE', jk, ttl)\n"
     "notify(jk, id)\n"
@@ -187,7 +312,7 @@ static const char watch_lua[] = LUA_PRELUDE
     "local jk = jobkey(id)\n"
     "local st = redis.call('HGET', jk, 'state')\n"
     "if not st then return {} end\n"
-    "if st == 'queued' or st == 'running' then\n"
+    "if st == 'queued' or st == 'running' or st == 'scheduled' then\n"
     "  local n = redis.call('HGET', jk, 'notify') or ''\n"
     "  if not string.find(' ' .. n .. ' ', ' ' .. api .. ' ', 1, true) then\n"
     "    if n == '' then n = api else n = n .. ' ' .. api end\n"
@@ -201,15 +326,15 @@ static const char start_lua[] = LUA_PRELUDE LUA_START
 
 static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
     "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
-    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14])\n";
+    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])\n";
 
 static const char take_lua[] = LUA_PRELUDE LUA_TAKE
     "return take(ARGV[2], ARGV[3], 4)\n";
 
 static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
     "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7],\n"
-    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14])\n"
-    "local nxt = take(ARGV[3], ARGV[4], 15)\n"
+    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])\n"
+    "local nxt = take(ARGV[3], ARGV[4], 16)\n"
     "if not nxt then return {done} end\n"
     "table.insert(nxt, 1, done)\n"
     "return nxt\n";
@@ -226,6 +351,7 @@ static const char recover_lua[] = LUA_PRELUDE
     "  local jk = jobkey(id)\n"
     "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts', 'max_attempts')\n"
     "  local st, q = f[1], f[2]\n"
+    "  if st == 'running' then remember(jk, f[3], w, 'lost', reason, now) end\n"
     "  if st == 'running' and tonumber(f[3] or 0) >= tonumber(f[4] or 1) then\n"
     "    redis.call('HSET', jk, 'state', 'dead', 'finished_at', now,\n"
     "      'error', reason .. ' (attempt ' .. f[3] .. ' of ' .. f[4] .. ')')\n"
@@ -261,15 +387,160 @@ static const char queues_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "table.sort(names)\n"
     "local seen = {}\n"
     "for _, q in ipairs(names) do\n"
-    "  local depth, dead, gone = queue_look(q, now)\n"
+    "  local depth, dead, sched, gone = queue_look(q, now)\n"
     "  if not gone or inprog[q] then\n"
     "    seen[q] = true\n"
     "    out[#out + 1] = q; out[#out + 1] = depth; out[#out + 1] = inprog[q] or 0; out[#out + 1] = dead\n"
+    "    out[#out + 1] = sched\n"
     "  end\n"
     "end\n"
     "for q, c in pairs(inprog) do\n"
-    "  if not seen[q] then out[#out + 1] = q; out[#out + 1] = 0; out[#out + 1] = c; out[#out + 1] = 0 end\n"
+    "  if not seen[q] then\n"
+    "    out[#out + 1] = q; out[#out + 1] = 0; out[#out + 1] = c; out[#out + 1] = 0; out[#out + 1] = 0\n"
+    "  end\n"
     "end\n"
+    "return out\n";
+
+/* The movers' step: every scheduled job due by Redis's clock (at most
+ * ARGV[2] of them) goes to the back of its queue as queued, with
+ * promoted_at; ids of jobs no longer scheduled (cancelled) are dropped.
+ * Replies {moved, taken, now, next job due or '', next tick due or '',
+ * then per due schedule (at most 100): name, tick, cron}, times in Unix µs;
+ * taken = ids taken out, so taken == limit means more may be due. */
+static const char promote_lua[] = LUA_PRELUDE
+    "local limit = tonumber(ARGV[2])\n"
+    "local now = redis_now()\n"
+    "local sk = P .. 'scheduled'\n"
+    "local ids = redis.call('ZRANGEBYSCORE', sk, '-inf', us(now), 'LIMIT', 0, limit)\n"
+    "local moved = 0\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local jk = jobkey(id)\n"
+    "  local f = redis.call('HMGET', jk, 'state', 'queue')\n"
+    "  if f[2] then unschedule(id, f[2]) else redis.call('ZREM', sk, id) end\n"
+    "  if f[1] == 'scheduled' and f[2] then\n"
+    "    redis.call('HSET', jk, 'state', 'queued', 'promoted_at', us(now))\n"
+    "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n"
+    "    redis.call('SADD', P .. 'queues', f[2])\n"
+    "    moved = moved + 1\n"
+    "  end\n"
+    "end\n"
+    "local nj = redis.call('ZRANGE', sk, 0, 0, 'WITHSCORES')\n"
+    "local zs = P .. 'schedules'\n"
+    "local ns = redis.call('ZRANGE', zs, 0, 0, 'WITHSCORES')\n"
+    "local nt = tonumber(ns[2] or '')\n"
+    "if nt and nt == math.huge then nt = nil end\n"
+    "local out = {moved, #ids, us(now), nj[2] and us(tonumber(nj[2])) or '', nt and us(nt) or ''}\n"
+    "if nt and nt <= now then\n"
+    "  local due = redis.call('ZRANGEBYSCORE', zs, '-inf', us(now), 'WITHSCORES', 'LIMIT', 0, 100)\n"
+    "  for i = 1, #due, 2 do\n"
+    "    out[#out + 1] = due[i]; out[#out + 1] = us(tonumber(due[i + 1]))\n"
+    "    out[#out + 1] = redis.call('HGET', P .. 'schedule:' .. due[i], 'cron') or ''\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* One tick of schedule ARGV[2], claimed by compare-and-set: when its next
+ * tick is still ARGV[3] (µs), makes job ARGV[5] from the schedule's
+ * template, queued now, and moves the schedule to its next tick ARGV[4]
+ * (+inf, never, when ARGV[4] is ''). Replies 1 when
+ * this call made the tick's job, 0 when another mover did (or the
+ * schedule changed or went). ARGV: prefix, name, tick_us, next_us, id, now_us. */
+static const char tick_lua[] = LUA_PRELUDE LUA_CREATE
+    "local name, tick, nxt, id, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
+    "local zs, sk = P .. 'schedules', P .. 'schedule:' .. ARGV[2]\n"
+    "local cur = redis.call('ZSCORE', zs, name)\n"
+    "if not cur or us(tonumber(cur)) ~= tick then return 0 end\n"
+    "local s = redis.call('HMGET', sk, 'queue', 'task', 'args', 'max_attempts', 'timeout_ms',\n"
+    "  'backoff_base_ms', 'backoff_max_ms', 'ms', 'payload')\n"
+    "if not s[1] or not s[2] then redis.call('ZREM', zs, name); return 0 end\n"
+    "local h = {'id', id, 'state', 'queued', 'queue', s[1], 'task', s[2],\n"
+    "  'max_attempts', s[4] or '1', 'attempts', '0', 'created_at', now, 'schedule', name, 'tick', tick}\n"
+    "local opt = {[3] = 'args', [5] = 'timeout_ms', [6] = 'backoff_base_ms', [7] = 'backoff_max_ms',\n"
+    "  [8] = 'ms', [9] = 'payload'}\n"
+    "for k, f in pairs(opt) do if s[k] and s[k] ~= '' then h[#h + 1] = f; h[#h + 1] = s[k] end end\n"
+    "create(id, s[1], h, nil)\n"
+    "redis.call('ZADD', zs, nxt ~= '' and nxt or '+inf', name)\n"
+    "redis.call('HSET', sk, 'last_tick', tick, 'last_job', id, 'next_tick', nxt)\n"
+    "return 1\n";
+
+/* Periodic schedules: P..'schedule:'..name holds the template of its jobs
+ * and its times, P..'schedules' every name scored by its next tick (µs;
+ * +inf when it will not fire again). set: ARGV prefix, name, first tick,
+ * now, max schedules, then field/value pairs; replaces the whole template
+ * (created_at kept), wakes the movers when the tick is the earliest, and
+ * replies {1 made | 0 replaced, HGETALL} or the error "SCHEDULES <max>". */
+static const char schedule_set_lua[] = LUA_PRELUDE
+    "local name, tick, now, maxs = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])\n"
+    "local sk, zs = P .. 'schedule:' .. name, P .. 'schedules'\n"
+    "local created = redis.call('HGET', sk, 'created_at')\n"
+    "if not created and redis.call('ZCARD', zs) >= maxs then return redis.error_reply('SCHEDULES ' .. maxs) end\n"
+    "redis.call('DEL', sk)\n"
+    "local h = {'name', name, 'created_at', created or now, 'updated_at', now, 'next_tick', tick}\n"
+    "for i = 6, #ARGV, 2 do h[#h + 1] = ARGV[i]; h[#h + 1] = ARGV[i + 1] end\n"
+    "redis.call('HSET', sk, unpack(h))\n"
+    "local first = redis.call('ZRANGE', zs, 0, 0, 'WITHSCORES')\n"
+    "redis.call('ZADD', zs, tick, name)\n"
+    "if not first[2] or tonumber(tick) < tonumber(first[2]) then redis.call('PUBLISH', P .. 'sched', tick) end\n"
+    "return {created and 0 or 1, redis.call('HGETALL', sk)}\n";
+
+/* ARGV prefix, name ('' for every schedule, in name order). Replies a list
+ * of HGETALLs (empty when the name is unknown). */
+static const char schedule_get_lua[] = LUA_PRELUDE
+    "local names = {ARGV[2]}\n"
+    "if ARGV[2] == '' then names = redis.call('ZRANGE', P .. 'schedules', 0, -1); table.sort(names) end\n"
+    "local out = {}\n"
+    "for _, n in ipairs(names) do\n"
+    "  local h = redis.call('HGETALL', P .. 'schedule:' .. n)\n"
+    "  if #h > 0 then out[#out + 1] = h end\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV prefix, name. Replies 1 deleted, 0 unknown. Jobs already made stay. */
+static const char schedule_del_lua[] = LUA_PRELUDE
+    "redis.call('ZREM', P .. 'schedules', ARGV[2])\n"
+    "return redis.call('DEL', P .. 'schedule:' .. ARGV[2])\n";
+
+/* Operators' hands on a dead list, a bounded batch per call so a long list
+ * never stalls Redis: the caller calls again while `left` > 0. ARGV:
+ * prefix, queue, limit, then ids ('' none: the oldest `limit` of the list).
+ * retry: each dead job still there goes to the back of its queue, queued,
+ * with a fresh set of attempts and no expiry (its history is kept);
+ * purge: each is deleted. Reply {done, left, then ids not on the list}. */
+#define LUA_DEAD_PICK \
+    "local q, limit = ARGV[2], tonumber(ARGV[3])\n" \
+    "local dk = P .. 'dead:' .. q\n" \
+    "local ids, missing = {}, {}\n" \
+    "if #ARGV > 3 then\n" \
+    "  local seen = {}\n" \
+    "  for i = 4, #ARGV do if not seen[ARGV[i]] then seen[ARGV[i]] = true; ids[#ids + 1] = ARGV[i] end end\n" \
+    "else ids = redis.call('LRANGE', dk, -limit, -1) end\n"
+
+static const char dead_retry_lua[] = LUA_PRELUDE LUA_DEAD_PICK
+    "local done = 0\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local jk = jobkey(id)\n"
+    "  if redis.call('LREM', dk, 0, id) == 0 then missing[#missing + 1] = id\n"
+    "  elseif redis.call('HGET', jk, 'state') == 'dead' then\n"
+    "    redis.call('HSET', jk, 'state', 'queued', 'attempts', '0')\n"
+    "    redis.call('HDEL', jk, 'finished_at')\n"
+    "    redis.call('PERSIST', jk)\n"
+    "    redis.call('LPUSH', P .. 'q:' .. q, id)\n"
+    "    redis.call('SADD', P .. 'queues', q)\n"
+    "    done = done + 1\n"
+    "  end\n"
+    "end\n"
+    "local out = {done, #ARGV > 3 and 0 or redis.call('LLEN', dk)}\n"
+    "for _, id in ipairs(missing) do out[#out + 1] = id end\n"
+    "return out\n";
+
+static const char dead_purge_lua[] = LUA_PRELUDE LUA_DEAD_PICK
+    "local done = 0\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if redis.call('LREM', dk, 0, id) == 0 then missing[#missing + 1] = id\n"
+    "  else redis.call('DEL', jobkey(id)); done = done + 1 end\n"
+    "end\n"
+    "local out = {done, #ARGV > 3 and 0 or redis.call('LLEN', dk)}\n"
+    "for _, id in ipairs(missing) do out[#out + 1] = id end\n"
     "return out\n";
 
 static const struct {
@@ -285,6 +556,13 @@ static const struct {
     [SCRIPT_QUEUES] = {"queues", queues_lua},
     [SCRIPT_TAKE] = {"take", take_lua},
     [SCRIPT_FINISH_TAKE] = {"finish_take", finish_take_lua},
+    [SCRIPT_PROMOTE] = {"promote", promote_lua},
+    [SCRIPT_TICK] = {"tick", tick_lua},
+    [SCRIPT_DEAD_RETRY] = {"dead_retry", dead_retry_lua},
+    [SCRIPT_DEAD_PURGE] = {"dead_purge", dead_purge_lua},
+    [SCRIPT_SCHEDULE_SET] = {"schedule_set", schedule_set_lua},
+    [SCRIPT_SCHEDULE_GET] = {"schedule_get", schedule_get_lua},
+    [SCRIPT_SCHEDULE_DEL] = {"schedule_del", schedule_del_lua},
 };
 
 const char *script_source(enum script_id id)

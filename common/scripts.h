@@ -6,22 +6,35 @@
  * Keys are built inside the scripts from the prefix (standalone Redis only). */
 #include <stddef.h>
 
-#define SCRIPT_ENQUEUE_STRIDE 9 /* values per job after SCRIPT_ENQUEUE's first four */
-#define SCRIPT_START_FIELDS 8   /* elements of SCRIPT_START's reply */
-#define SCRIPT_FINISH_ARGC 14   /* SCRIPT_FINISH's arguments */
+#define SCRIPT_ENQUEUE_HEAD 6    /* SCRIPT_ENQUEUE's values before the jobs' */
+#define SCRIPT_ENQUEUE_STRIDE 15 /* values per job */
+#define SCRIPT_START_FIELDS 8    /* elements of SCRIPT_START's reply */
+#define SCRIPT_FINISH_ARGC 15    /* SCRIPT_FINISH's arguments */
+#define SCRIPT_PROMOTE_HEAD 5    /* SCRIPT_PROMOTE's reply before the due schedules */
+/* The retry backoff of a job that stores none (made before backoffs, or by
+ * hand): the API's --backoff-base and --backoff-max defaults. */
+#define SCRIPT_BACKOFF_BASE_MS "1000"
+#define SCRIPT_BACKOFF_MAX_MS "3600000"
 
 enum script_id {
-    /* ARGV: prefix, max_queue, now_us, n, then n × SCRIPT_ENQUEUE_STRIDE
-     * values (id, queue, ms, payload, max_attempts, notify, task, args,
-     * timeout_ms; empty ms, payload, notify, args, timeout_ms are not
-     * stored), then optionally max_queues. Creates every job hash and
-     * LPUSHes every id, or none: replies the integer n, or the error
-     * "FULL <queue>" when a queue would pass max_queue, or "QUEUES <max>"
-     * when a new queue name would pass max_queues (after forgetting the
-     * queues empty for a minute). */
+    /* ARGV: prefix, max_queue, now_us, n, max_queues ('' = unbounded),
+     * idempotency ttl_s, then n × SCRIPT_ENQUEUE_STRIDE values: id, queue,
+     * ms, payload, max_attempts, notify, task, args, timeout_ms, run_at_us,
+     * delay_us, backoff_base_ms, backoff_max_ms, key, fingerprint (empty
+     * optional values are not stored). A job with run_at (or delay from
+     * Redis's clock) in the future is scheduled, else LPUSHed. A job whose
+     * key was used within ttl_s by a job still there is not made again: the
+     * same fingerprint replays it, another fails the call. All or none:
+     * replies {made, then per job "queued", "scheduled <run_at_us>", or
+     * "=<id>" (the job its key replays)}, or the
+     * error "FULL <queue>" when a queue would hold (queued and scheduled)
+     * more than max_queue, "QUEUES <max>" when a new queue name would pass
+     * max_queues (after forgetting the queues empty for a minute), or
+     * "KEYREUSED <n>" when job n's key names another request. */
     SCRIPT_ENQUEUE,
-    /* ARGV: prefix, id, now_us, ttl_s. Replies 1 cancelled, 0 unknown, or
-     * the job's state (string) when it is no longer queued. */
+    /* ARGV: prefix, id, now_us, ttl_s. Cancels a queued or scheduled job.
+     * Replies 1 cancelled, 0 unknown, or the job's state (string) when it
+     * is neither. */
     SCRIPT_CANCEL,
     /* ARGV: prefix, id, api_id. Adds api_id to the job's notify list unless
      * the job is terminal; replies HGETALL of the job (empty when unknown). */
@@ -34,26 +47,31 @@ enum script_id {
     SCRIPT_START,
     /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry|requeue),
      * digest, iterations, cpu_ms, wall_ms, error, result, result_kind, run
-     * (the attempt number START gave this run; '' skips that check)
-     * (SCRIPT_FINISH_ARGC in all; empty values are not stored). Only the
-     * job's current run may finish it: a job no longer running by this
-     * worker at this attempt (recovered meanwhile) replies 2 and is left
-     * alone (the late result is dropped). retry: a run
-     * that ended like a crash goes to the back of its queue while attempts
-     * remain, else dead:{queue}; requeue: back, the attempt not counted. Stores the result, sets the TTL, LREMs the id from the worker's wip list (and from its queue, if a
-     * recovery had put it back), PUBLISHes the id to every notify channel.
-     * Replies 1, 0 when the job was already terminal (result ignored), or 2. */
+     * (the attempt number START gave this run; '' skips that check), jitter
+     * (a uniform draw in [0, 1) for the backoff) (SCRIPT_FINISH_ARGC in all;
+     * empty values are not stored). Only the job's current run may finish
+     * it: a job no longer running by this worker at this attempt (recovered
+     * meanwhile) replies 2 and is left alone (the late result is dropped).
+     * failed (the task failed) and retry (the run ended like a crash) are a
+     * failed attempt: while attempts remain the job is scheduled again after
+     * its backoff, else it goes to dead:{queue}; requeue: back on the queue,
+     * the attempt not counted. Each counted attempt is appended to the
+     * job's history. Stores the result, sets the TTL, LREMs the id from the
+     * worker's wip list, PUBLISHes the id to every notify channel when the
+     * job ends. Replies 1, 0 when the job was already terminal (result
+     * ignored), or 2. */
     SCRIPT_FINISH,
     /* ARGV: prefix, worker_id, now_us, ttl_s, max_heartbeat_ms, reason.
      * Aborts (replies -1) if the worker's heartbeat is newer than
      * max_heartbeat_ms. Otherwise, for each id in its wip list: back to the
      * front of its queue as queued, or — when a started run has used up
-     * max_attempts — into dead:{queue} as dead with `reason`; then
-     * deregisters the worker. Replies {requeued, dead}. */
+     * max_attempts — into dead:{queue} as dead with `reason`; a started
+     * run is appended to the job's history as lost; then deregisters the
+     * worker. Replies {requeued, dead}. */
     SCRIPT_RECOVER,
     /* ARGV: prefix, now_ms, lease_ms. Replies {workers_alive, then per known
-     * queue: name, depth, in_progress, dead}. Forgets queues empty (nothing
-     * queued or dead) for a minute. */
+     * queue: name, depth, in_progress, dead, scheduled}. Forgets queues empty
+     * (nothing queued, scheduled or dead) for a minute. */
     SCRIPT_QUEUES,
     /* ARGV: prefix, worker_id, now_us, queue names in priority order.
      * Reliable fetch and START in one step, without blocking: LMOVE from the
@@ -65,6 +83,31 @@ enum script_id {
      * FINISH, then TAKE in the same step: one round trip per job while the
      * queues are busy. Replies {finished (1|0)} or {finished} + TAKE's. */
     SCRIPT_FINISH_TAKE,
+    /* ARGV: prefix, limit. Moves scheduled jobs due by Redis's clock to
+     * their queues; replies {moved, taken, now_us, next job due or '', next
+     * schedule tick or '', then name, tick_us, cron per due schedule}
+     * (see scripts.c). */
+    SCRIPT_PROMOTE,
+    /* ARGV: prefix, name, tick_us, next_us, id, now_us. Makes schedule
+     * name's job for tick_us if no one has (compare-and-set on its next
+     * tick) and moves it to next_us; replies 1 (made) or 0. */
+    SCRIPT_TICK,
+    /* ARGV: prefix, queue, limit, ids... (none: the oldest `limit` dead
+     * jobs). Puts each dead job of the list back on its queue with a fresh
+     * set of attempts; replies {retried, left on the list (when no ids
+     * were given, else 0), then the ids that were not on it}. */
+    SCRIPT_DEAD_RETRY,
+    /* The same ARGV and reply: deletes each dead job of the list. */
+    SCRIPT_DEAD_PURGE,
+    /* ARGV: prefix, name, first tick (µs), now (µs), max schedules, then
+     * the template's field/value pairs (queue, task, args, ...). Makes or
+     * replaces the schedule; replies {1 made | 0 replaced, its HGETALL}, or
+     * the error "SCHEDULES <max>". */
+    SCRIPT_SCHEDULE_SET,
+    /* ARGV: prefix, name ('' for all). Replies a list of HGETALLs. */
+    SCRIPT_SCHEDULE_GET,
+    /* ARGV: prefix, name. Replies 1 deleted, 0 unknown. */
+    SCRIPT_SCHEDULE_DEL,
     SCRIPT_COUNT
 };
 

@@ -5,8 +5,6 @@
 
 #include "fuzz/fuzz.h"
 
-#define FUZZ_ROUTE_JOB_PREFIX "/jobs/"
-
 /* The Allow header route_allow_header should give for bits, built here
  * independently: the RM_GET..RM_HEAD names in bit order, ", "-separated. */
 static void fuzz_route_check_allow(int allowed)
@@ -33,7 +31,6 @@ static int fuzz_route_one(const uint8_t *data, size_t size)
     memset(&m, 0x5a, sizeof m);
     int rc = route_match(path, &m);
     size_t len = strlen(path);
-    size_t plen = strlen(FUZZ_ROUTE_JOB_PREFIX);
     /* the path without its one tolerated trailing slash */
     size_t base = len > 1 && path[len - 1] == '/' ? len - 1 : len;
 
@@ -42,25 +39,30 @@ static int fuzz_route_one(const uint8_t *data, size_t size)
     if (rc < 0) {
         FUZZ_CHECK(m.route == ROUTE_NONE && m.allowed == 0 && m.id[0] == '\0',
                    "unknown path left route %d allowed %d", (int)m.route, m.allowed);
-    } else if (m.route == ROUTE_JOB) {
-        size_t idlen = strlen(m.id);
-        FUZZ_CHECK(m.allowed == (RM_GET | RM_HEAD | RM_DELETE), "job allowed %d", m.allowed);
-        FUZZ_CHECK(idlen >= 1 && idlen < sizeof m.id && strchr(m.id, '/') == NULL, "id \"%s\"",
-                   m.id);
-        /* the id is exactly what follows "/jobs/" */
-        FUZZ_CHECK(base == plen + idlen && strncmp(path, FUZZ_ROUTE_JOB_PREFIX, plen) == 0 &&
-                       memcmp(path + plen, m.id, idlen) == 0,
-                   "\"%s\" gave id \"%s\"", path, m.id);
-        FUZZ_CHECK(strcmp(route_label(m.route), "/jobs/{id}") == 0, "job label");
     } else {
-        /* a fixed route: its label is the path itself */
+        /* the path is the route's label with its {segment}, if any, replaced
+         * by the id: literally what route_match was asked to match */
+        const char *label = route_label(m.route);
+        const char *open = strchr(label, '{');
+        size_t idlen = strlen(m.id);
         FUZZ_CHECK(m.route > ROUTE_NONE && m.route < ROUTE_COUNT, "route %d", (int)m.route);
         FUZZ_CHECK(m.allowed != 0 && (m.allowed & ~(RM_GET | RM_POST | RM_DELETE | RM_HEAD)) == 0,
                    "allowed %d", m.allowed);
-        FUZZ_CHECK(m.id[0] == '\0', "fixed route with id \"%s\"", m.id);
-        const char *label = route_label(m.route);
-        FUZZ_CHECK(strlen(label) == base && strncmp(label, path, base) == 0,
-                   "\"%s\" matched %s", path, label);
+        if (open == NULL) {
+            FUZZ_CHECK(m.id[0] == '\0', "fixed route with id \"%s\"", m.id);
+            FUZZ_CHECK(strlen(label) == base && strncmp(label, path, base) == 0, "\"%s\" matched %s", path,
+                       label);
+        } else {
+            size_t head = (size_t)(open - label);
+            const char *tail = strchr(open, '}') + 1;
+            FUZZ_CHECK(idlen >= 1 && idlen < sizeof m.id && strchr(m.id, '/') == NULL, "id \"%s\"", m.id);
+            FUZZ_CHECK(base == head + idlen + strlen(tail) && strncmp(path, label, head) == 0 &&
+                           memcmp(path + head, m.id, idlen) == 0 &&
+                           strncmp(path + head + idlen, tail, strlen(tail)) == 0,
+                       "\"%s\" gave %s with \"%s\"", path, label, m.id);
+        }
+        if (m.route == ROUTE_JOB)
+            FUZZ_CHECK(m.allowed == (RM_GET | RM_HEAD | RM_DELETE), "job allowed %d", m.allowed);
     }
     if (rc == 0)
         fuzz_route_check_allow(m.allowed);

@@ -9,7 +9,7 @@
 # fails if any target found one.
 set -u
 seconds=${FUZZ_SECONDS:-300}
-targets=${FUZZ_TARGETS:-"job url config route"}
+targets=${FUZZ_TARGETS:-"job url config route cron"}
 cc=${FUZZ_CC:-clang}
 bin=${BIN:-bin}
 build=${BUILD:-build}
@@ -23,17 +23,18 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -st
 
 sources() {
   case $1 in
-    job) echo common/job.c common/errmsg.c ;;
+    job) echo common/job.c common/config.c common/errmsg.c ;;
     url) echo common/url.c common/errmsg.c ;;
     config) echo common/config.c common/errmsg.c ;;
     route) echo api/route.c ;;
+    cron) echo common/cron.c common/errmsg.c ;;
     *) echo "fuzz/run.sh: unknown target $1" >&2; return 1 ;;
   esac
 }
 
 libs() {
   case $1 in
-    job) $pkg_config --libs jansson ;;
+    job) echo "$($pkg_config --libs jansson) -lm" ;;
     config) echo -lm ;;
   esac
 }

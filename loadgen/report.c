@@ -7,7 +7,7 @@
 
 /* Outcome names in report order; see REPORT_JOB_OUTCOMES. */
 static const char *const report_job_outcomes[REPORT_JOB_OUTCOMES] = {
-    "done", "failed", "dead", "cancelled", "queued", "running", "unsubmitted", "unknown", "lost"};
+    "done", "failed", "dead", "cancelled", "queued", "scheduled", "running", "unsubmitted", "unknown", "lost"};
 
 static double us_to_ms(uint64_t us)
 {

@@ -33,7 +33,7 @@ void report_run_text(FILE *f, const struct report_info *info, const struct run_s
 /* The outcomes a job of `loadgen jobs` is counted under, in report order:
  * the job states done, failed, dead, cancelled, queued, running, then
  * "unsubmitted", "unknown" (404) and "lost" (its polls failed). */
-#define REPORT_JOB_OUTCOMES 9
+#define REPORT_JOB_OUTCOMES 10
 
 /* What `loadgen jobs` ran and measured, for its summary. */
 struct report_jobs {

@@ -78,6 +78,7 @@ WORKER_ARGS="${WORKER_ARGS:-} --task-nice 10" stack_start
 healthz_saturated
 stack_stop
 if [ -x tools/bench-tasks.sh ]; then tools/bench-tasks.sh; fi
+if [ -x tools/bench-sched.sh ]; then tools/bench-sched.sh; fi
 if [ -x tools/bench-io.sh ]; then tools/bench-io.sh; fi
 if [ -x tools/bench-faults.sh ]; then tools/bench-faults.sh; fi
 if [ -x tools/bench-loadgen.sh ]; then tools/bench-loadgen.sh; fi

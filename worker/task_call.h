@@ -30,10 +30,11 @@ struct task_call {
 /* How a run ended: what the worker reports. RUN_FAILED is the zero value,
  * so a path that forgets to say never reports success. */
 enum run_end {
-    RUN_FAILED,    /* the task failed (error, timeout, oversized output): the job fails */
+    RUN_FAILED,    /* the task failed (error, timeout, oversized output): a failed attempt,
+                      retried after its backoff while attempts remain, else dead */
     RUN_DONE,      /* finished: result below */
-    RUN_RETRY,     /* ended like a crash (no handler, a coprocess died): attempt counted,
-                      back on the queue while attempts remain, else dead */
+    RUN_RETRY,     /* ended like a crash (no handler, a coprocess died): a failed attempt
+                      too, remembered as a crash in the job's history */
     RUN_REQUEUE,   /* never reached the task (its process could not start): back on the
                       queue, the attempt not counted; the worker pauses before its next job */
     RUN_ABANDONED, /* the worker's second stop signal: the job goes back, the worker stops */

@@ -13,6 +13,7 @@
 #include "worker/handler.h"
 #include "worker/heartbeat.h"
 #include "worker/redis_conn.h"
+#include "worker/wmover.h"
 #include "common/clock.h"
 
 /* An idle worker notices SIGTERM (and jobs on lower-priority queues) within
@@ -37,6 +38,7 @@ struct worker {
     volatile sig_atomic_t *stops;  /* SIGTERM/SIGINT count, written by the signal handler */
     struct redis_conn conn;        /* fetch, start, finish: this thread only */
     struct heartbeat hb;
+    struct wmover *mover;      /* scheduled jobs and schedules' ticks (worker/wmover.h) */
     struct handlers *handlers;     /* what runs each task */
     char wip[JOB_KEY_MAX];
     char record[JOB_KEY_MAX];   /* <prefix>worker:<id>: what this worker serves */
@@ -115,7 +117,7 @@ static int finish_requeue(struct worker *w, const char *id, const char *run)
     snprintf(now, sizeof now, "%" PRId64, job_now_us());
     snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
     const char *argv[SCRIPT_FINISH_ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, "requeue", "", "", "",
-                                            "", REASON_RECONNECT, "", "text", run};
+                                            "", REASON_RECONNECT, "", "text", run, ""};
     redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_FINISH, SCRIPT_FINISH_ARGC, argv, NULL);
     if (!reply)
         return -1;
@@ -393,8 +395,10 @@ static int worker_finish(struct worker *w, const char *id, const char *run,
         snprintf(wall, sizeof wall, "%.3f", o->burn.wall_ms);
     }
     const char *error = o->end == RUN_DONE ? "" : o->error;
+    char jitter[24]; /* the retry backoff's draw (Lua's random is the same in every script) */
+    snprintf(jitter, sizeof jitter, "%.6f", arc4random() / 4294967296.0);
     const char *fixed[ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state, digest, iters, cpu, wall,
-                               error, o->result ? o->result : "", o->result_json ? "json" : "text", run};
+                               error, o->result ? o->result : "", o->result_json ? "json" : "text", run, jitter};
     memcpy(argv, fixed, sizeof fixed);
     bool take = next != NULL && *w->stops == 0;
     bool retried = false; /* an attempt got no reply: it may have reached Redis */
@@ -603,6 +607,10 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         log_error("cannot start the heartbeat thread", NULL);
         goto err;
     }
+    if ((w->mover = wmover_start(cfg)) == NULL) {
+        heartbeat_stop(&w->hb);
+        goto err;
+    }
     redis_url_redact(&cfg->redis, url, sizeof url);
     queues_join(cfg, queues, sizeof queues);
     log_info("worker started", "id=%s redis=%s queues=%s tasks=%s lease_ms=%" PRId64
@@ -651,6 +659,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     worker_summary(w, true);
     /* Stop beating first, so the heartbeat cannot re-register us after we leave. */
     heartbeat_stop(&w->hb);
+    wmover_stop(w->mover);
     worker_leave(w, abandoned);
     redis_conn_close(&w->conn);
     if (handlers_thread_left(w->handlers))

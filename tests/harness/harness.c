@@ -16,6 +16,7 @@
 
 #define REDIS_READY_TIMEOUT_MS 10000 /* a cold redis-server starts in well under a second */
 #define STOP_TIMEOUT_MS 5000         /* SIGKILL is never ignored; this only bounds a stuck reap */
+#define REDIS_SHUTDOWN_TIMEOUT_MS 10000 /* SIGTERM: Redis finishes its AOF write and exits */
 #define BIN_NAMES_MAX 32             /* distinct harness_bin names per test program */
 
 static pid_t children[HARNESS_MAX_CHILDREN];
@@ -344,6 +345,19 @@ void harness_redis_kill(struct harness_redis *r)
     if (r->pid > 0)
         harness_stop(r->pid);
     r->pid = 0;
+}
+
+int harness_redis_shutdown(struct harness_redis *r)
+{
+    int status = 0;
+    if (r->pid <= 0 || kill(r->pid, SIGTERM) != 0)
+        return -1;
+    if (harness_wait_exit(r->pid, REDIS_SHUTDOWN_TIMEOUT_MS, &status) != 0) {
+        harness_redis_kill(r);
+        return -1;
+    }
+    r->pid = 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 int harness_redis_restart(struct harness_redis *r)

@@ -42,6 +42,11 @@ int harness_redis_restart(struct harness_redis *r);
 void harness_redis_kill(struct harness_redis *r);
 /* Starts the server again on the same port after harness_redis_kill. */
 int harness_redis_resume(struct harness_redis *r);
+/* SIGTERMs the server and waits for it to exit (a clean shutdown: with
+ * persist, the AOF is complete), keeping its directory for
+ * harness_redis_resume. Returns 0 when it exited 0, else -1 (it is then
+ * SIGKILLed). */
+int harness_redis_shutdown(struct harness_redis *r);
 /* A new blocking connection to r (2 s connect timeout, 5 s command timeout),
  * or NULL. Free with redisFree. */
 redisContext *harness_redis_connect(const struct harness_redis *r);

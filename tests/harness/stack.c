@@ -25,17 +25,40 @@ pid_t stack_worker(struct stack *s, const char *const *extra)
     return harness_spawn(argv, NULL);
 }
 
-int stack_start(struct stack *s, const struct stack_opts *o)
+pid_t stack_api(struct stack *s, int port, const struct stack_opts *o)
 {
     char listen[32], upstream[64];
     const char *argv[48];
     int n = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d/", s->up_port);
+    argv[n++] = harness_bin("api");
+    argv[n++] = "--listen";
+    argv[n++] = listen;
+    argv[n++] = "--redis";
+    argv[n++] = s->redis.url;
+    argv[n++] = "--upstream";
+    argv[n++] = upstream;
+    if (!o || !o->no_experiments)
+        argv[n++] = "--experiments"; /* the seed's /cpu and /io routes */
+    for (const char *const *a = o ? o->api_args : NULL; a && *a && n < 46; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    pid_t pid = harness_spawn(argv, NULL);
+    if (pid > 0 && harness_wait_port(port, 10000) != 0) {
+        harness_stop(pid);
+        pid = -1;
+    }
+    return pid;
+}
+
+int stack_start(struct stack *s, const struct stack_opts *o)
+{
     memset(s, 0, sizeof *s);
     s->redis.persist = o->persist;
     if (harness_redis_start(&s->redis) != 0)
         return -1;
     s->api_port = harness_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->api_port);
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->api_port);
     if (o->slowsvc_delay_ms > 0) {
         char up_listen[32], delay[16];
@@ -49,21 +72,8 @@ int stack_start(struct stack *s, const struct stack_opts *o)
     } else {
         s->up_port = harness_free_port(); /* nothing listens: /io gets 502 */
     }
-    snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d/", s->up_port);
-    argv[n++] = harness_bin("api");
-    argv[n++] = "--listen";
-    argv[n++] = listen;
-    argv[n++] = "--redis";
-    argv[n++] = s->redis.url;
-    argv[n++] = "--upstream";
-    argv[n++] = upstream;
-    if (!o->no_experiments)
-        argv[n++] = "--experiments"; /* the seed's /cpu and /io routes */
-    for (const char *const *a = o->api_args; a && *a && n < 46; a++)
-        argv[n++] = *a;
-    argv[n] = NULL;
-    s->api = harness_spawn(argv, NULL);
-    if (s->api < 0 || harness_wait_port(s->api_port, 10000) != 0)
+    s->api = stack_api(s, s->api_port, o);
+    if (s->api < 0)
         return -1;
     for (int i = 0; i < o->workers && i < STACK_MAX_WORKERS; i++) {
         s->workers[i] = stack_worker(s, o->worker_args);
@@ -76,7 +86,7 @@ int stack_start(struct stack *s, const struct stack_opts *o)
 
 /* SIGTERM, then a clean exit 0 is required: the sanitizer and valgrind
  * builds report leaks and errors through the exit status. */
-static void stop_graceful(pid_t *pid, const char *what)
+void stack_terminate(pid_t *pid, const char *what)
 {
     int status = 0;
     if (*pid <= 0)
@@ -94,9 +104,9 @@ static void stop_graceful(pid_t *pid, const char *what)
 
 void stack_stop(struct stack *s)
 {
-    stop_graceful(&s->api, "api");
+    stack_terminate(&s->api, "api");
     for (int i = 0; i < s->nworkers; i++)
-        stop_graceful(&s->workers[i], "worker");
+        stack_terminate(&s->workers[i], "worker");
     if (s->slowsvc > 0)
         harness_stop(s->slowsvc);
     harness_redis_stop(&s->redis);

@@ -34,6 +34,16 @@ struct stack_opts {
 int stack_start(struct stack *s, const struct stack_opts *o);
 /* Starts one more worker (index i) with the stack's Redis. */
 pid_t stack_worker(struct stack *s, const char *const *extra_args);
+/* Starts an api on 127.0.0.1:port with the stack's Redis and upstream and
+ * o's api flags (o may be NULL: defaults), and waits until it accepts
+ * connections (10 s). stack_start makes s->api with it; call it again for
+ * a second api, or to start one again after stopping it. Returns its pid,
+ * or -1. The caller stops the extra ones (stack_terminate). */
+pid_t stack_api(struct stack *s, int port, const struct stack_opts *o);
+/* SIGTERMs *pid and requires it to exit 0 within 20 s (the sanitizer
+ * builds report leaks through the exit status); *pid becomes 0. A no-op
+ * when *pid <= 0. */
+void stack_terminate(pid_t *pid, const char *what);
 void stack_stop(struct stack *s);
 /* HTTP to the api: path like "/jobs". */
 int stack_http(struct stack *s, const char *method, const char *path, const char *body,

@@ -275,6 +275,21 @@ static json_t *run(const char *task, json_t *args, const char *timeout, int max_
     return run_spec(spec_new(task, args, timeout, max_attempts, NULL));
 }
 
+/* spec_new with a short retry backoff (20 ms doubling, at most 100 ms), for
+ * tests whose jobs are retried: they wait milliseconds between attempts,
+ * not the server's default of seconds. */
+static json_t *spec_retry(const char *task, json_t *args, const char *timeout, int max_attempts)
+{
+    json_t *s = spec_new(task, args, timeout, max_attempts, NULL);
+    json_object_set_new(s, "backoff", json_pack("{s:s,s:s}", "base", "20ms", "max", "100ms"));
+    return s;
+}
+
+static json_t *run_retry(const char *task, json_t *args, const char *timeout, int max_attempts)
+{
+    return run_spec(spec_retry(task, args, timeout, max_attempts));
+}
+
 /* Submits spec (stolen) without waiting; returns its id (malloc'd). */
 static char *submit(json_t *spec)
 {
@@ -307,7 +322,8 @@ static bool terminal(const char *state)
     return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 || strcmp(state, "dead") == 0;
 }
 
-/* The job once it is terminal (long poll). */
+/* The job once it is terminal (long poll): done, or dead after its last
+ * attempt ("failed" is only a malformed job's). */
 static json_t *await_job(const char *id)
 {
     json_t *job = stack_job(&S, id, WAIT_S);
@@ -336,6 +352,61 @@ static void assert_attempts(const json_t *job, json_int_t n)
                   (long long)got, (long long)n);
 }
 
+/* The job is dead after `attempt` of `max` attempts, its error the last
+ * attempt's, exactly `error`, with the attempt named (common/scripts.c,
+ * finish: "<error> (attempt N of M)"), and it is on its queue's dead list. */
+static void assert_dead_with(const json_t *job, const char *error, int attempt, int max)
+{
+    char want[4096];
+    assert_state(job, "dead");
+    assert_attempts(job, attempt);
+    snprintf(want, sizeof want, "%s (attempt %d of %d)", error, attempt, max);
+    ck_assert_str_eq(jstr(job, "error"), want);
+    ck_assert_msg(list_has(PREFIX "dead:default", jstr(job, "id")), "job %s is not on dead:default",
+                  jstr(job, "id"));
+}
+
+/* The job's history holds its n attempts in order: each numbered, with
+ * its worker and times, ended with `outcome` ("done", "error", "crash",
+ * "lost"), and (unless needle is NULL) an error holding needle. */
+static void assert_history(const json_t *job, size_t n, const char *outcome, const char *needle)
+{
+    const json_t *h = json_object_get(job, "history");
+    ck_assert_msg(json_is_array(h), "job %s: history is not an array", jstr(job, "id"));
+    ck_assert_msg(json_array_size(h) == n, "job %s (task %s): %zu attempts in its history, want %zu",
+                  jstr(job, "id"), jstr(job, "task"), json_array_size(h), n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(h, i);
+        ck_assert_int_eq(json_integer_value(json_object_get(e, "attempt")), (json_int_t)i + 1);
+        ck_assert_msg(jstr(e, "worker")[0] != '\0', "job %s: attempt %zu names no worker", jstr(job, "id"), i + 1);
+        ck_assert_str_eq(jstr(e, "outcome"), outcome);
+        double started = json_number_value(json_object_get(e, "started_at"));
+        double ended = json_number_value(json_object_get(e, "ended_at"));
+        ck_assert_msg(started > 0 && ended >= started, "job %s: attempt %zu from %f to %f", jstr(job, "id"), i + 1,
+                      started, ended);
+        if (needle)
+            ck_assert_msg(strstr(jstr(e, "error"), needle) != NULL, "job %s: attempt %zu's error \"%s\" lacks \"%s\"",
+                          jstr(job, "id"), i + 1, jstr(e, "error"), needle);
+    }
+}
+
+/* Each retry of the job started at least its backoff's least draw after the
+ * attempt before ended: spec_retry's d = 20 ms doubled per attempt, at most
+ * 100 ms, drawn in [d/2, d] (10 ms after attempt 1, 20 ms after attempt 2),
+ * less 1 ms for the rounding of the times. */
+static void assert_retries_waited(const json_t *job)
+{
+    const json_t *h = json_object_get(job, "history");
+    for (size_t i = 1; i < json_array_size(h); i++) {
+        double ended = json_number_value(json_object_get(json_array_get(h, i - 1), "ended_at"));
+        double next = json_number_value(json_object_get(json_array_get(h, i), "started_at"));
+        double d = i < 4 ? 0.020 * (double)(1u << (i - 1)) : 0.100;
+        double least = (d < 0.100 ? d : 0.100) / 2 - 0.001;
+        ck_assert_msg(next - ended >= least, "job %s: attempt %zu started %.3f s after attempt %zu ended, want >= %.3f",
+                      jstr(job, "id"), i + 1, next - ended, i, least);
+    }
+}
+
 /* The job is done and its result equals want (borrowed). */
 static void assert_done_with(const json_t *job, const json_t *want)
 {
@@ -349,10 +420,12 @@ static void assert_done_with(const json_t *job, const json_t *want)
     }
 }
 
-/* A timed-out job: failed with "timeout:", ended before the task would have. */
+/* A timed-out job: dead after its last attempt (a timeout is a failed
+ * attempt: retried while attempts remain) with "timeout:", ended before the
+ * task would have. */
 static void assert_timed_out(const json_t *job)
 {
-    assert_state(job, "failed");
+    assert_state(job, "dead");
     ck_assert_msg(strncmp(jstr(job, "error"), "timeout:", 8) == 0, "job %s: error \"%s\" is not a timeout",
                   jstr(job, "id"), jstr(job, "error"));
     double ran = json_number_value(json_object_get(job, "finished_at")) -
@@ -629,16 +702,22 @@ END_TEST
 START_TEST(exec_failure_and_signal)
 {
     up_main(NULL);
-    json_t *job = run("x.fail", NULL, NULL, 3);
-    assert_state(job, "failed"); /* a task's error is final: not retried */
-    assert_attempts(job, 1);
-    ck_assert_str_eq(jstr(job, "error"), "exit status 3: something broke");
+    /* A task's error is retried after a backoff while attempts remain (it
+     * used to be final, the job "failed" after one attempt): three runs, each
+     * in the history with the task's own message, then dead with it. */
+    json_t *job = run_retry("x.fail", NULL, NULL, 3);
+    assert_dead_with(job, "exit status 3: something broke", 3, 3);
+    assert_history(job, 3, "error", "exit status 3: something broke");
+    assert_retries_waited(job);
     ck_assert(json_is_null(json_object_get(job, "result")));
     json_decref(job);
-    job = run("x.segv", NULL, NULL, 3);
-    assert_state(job, "failed");
+    /* one attempt allowed: dead after it, the signal named */
+    job = run("x.segv", NULL, NULL, 1);
+    assert_state(job, "dead");
     assert_attempts(job, 1);
     assert_error_has(job, "signal 11");
+    assert_error_has(job, " (attempt 1 of 1)");
+    assert_history(job, 1, "error", "signal 11");
     json_decref(job);
     /* the worker is unharmed */
     assert_still_serves("x.ok");
@@ -696,14 +775,15 @@ START_TEST(serve_result_and_error)
     json_decref(want);
     json_decref(job);
     json_decref(args);
-    job = run("fail", json_string("bad input"), NULL, 3);
-    assert_state(job, "failed");
-    assert_attempts(job, 1);
-    ck_assert_str_eq(jstr(job, "error"), "boom: bad input");
+    /* The coprocess's error is the job's, verbatim. One attempt: a task's
+     * error is now retried (before, it was final: "failed" after one run),
+     * and this test is about the text, not the retries (exec_failure_and_signal). */
+    job = run("fail", json_string("bad input"), NULL, 1);
+    assert_dead_with(job, "boom: bad input", 1, 1);
+    assert_history(job, 1, "error", "boom: bad input");
     json_decref(job);
-    job = run("fail", json_pack("{s:i}", "x", 1), NULL, 3);
-    assert_state(job, "failed");
-    ck_assert_str_eq(jstr(job, "error"), "boom: {\"x\":1}");
+    job = run("fail", json_pack("{s:i}", "x", 1), NULL, 1);
+    assert_dead_with(job, "boom: {\"x\":1}", 1, 1);
     json_decref(job);
 }
 END_TEST
@@ -714,7 +794,7 @@ START_TEST(serve_exit_and_kill_retried_then_dead)
     pid_t p1 = coproc_pid();
     /* exit, and an ok job queued right behind it: the retried exit job goes
      * back behind it, so the ok job starts before exit's last attempt */
-    json_t *specs = json_pack("[o,o]", spec_new("exit", NULL, NULL, 3, NULL),
+    json_t *specs = json_pack("[o,o]", spec_retry("exit", NULL, NULL, 3),
                               spec_new("ok", json_string("behind"), NULL, 0, NULL));
     json_t *ids = submit_batch(specs);
     json_t *ex = await_job(json_string_value(json_array_get(ids, 0)));
@@ -725,6 +805,8 @@ START_TEST(serve_exit_and_kill_retried_then_dead)
     assert_error_has(ex, "exit status 3");
     assert_error_has(ex, "attempt 3 of 3");
     ck_assert(list_has(PREFIX "dead:default", jstr(ex, "id")));
+    assert_history(ex, 3, "crash", "coprocess died mid-job");
+    assert_retries_waited(ex);
     json_t *want = json_pack("{s:s}", "echo", "behind");
     assert_done_with(ok, want);
     json_decref(want);
@@ -738,12 +820,13 @@ START_TEST(serve_exit_and_kill_retried_then_dead)
     pid_t p2 = coproc_pid();
     ck_assert_int_ne(p2, p1);
 
-    json_t *job = run("kill", NULL, NULL, 2);
+    json_t *job = run_retry("kill", NULL, NULL, 2);
     assert_state(job, "dead");
     assert_attempts(job, 2);
     assert_error_has(job, "coprocess died mid-job");
     assert_error_has(job, "signal 9");
     assert_error_has(job, "attempt 2 of 2");
+    assert_history(job, 2, "crash", "signal 9");
     json_decref(job);
     pid_t p3 = coproc_pid();
     ck_assert_int_ne(p3, p2);
@@ -755,11 +838,12 @@ START_TEST(serve_garbage_retried_then_dead)
 {
     up_main(NULL);
     pid_t p1 = coproc_pid();
-    json_t *job = run("garbage", NULL, NULL, 2);
+    json_t *job = run_retry("garbage", NULL, NULL, 2);
     assert_state(job, "dead");
     assert_attempts(job, 2);
     assert_error_has(job, "coprocess answered garbage: this is not JSON");
     assert_error_has(job, "attempt 2 of 2");
+    assert_history(job, 2, "crash", "coprocess answered garbage");
     json_decref(job);
     pid_t p2 = coproc_pid();
     ck_assert_int_ne(p2, p1);
@@ -768,6 +852,7 @@ START_TEST(serve_garbage_retried_then_dead)
     assert_state(job, "dead");
     assert_attempts(job, 1);
     assert_error_has(job, "coprocess answered garbage");
+    assert_error_has(job, "attempt 1 of 1");
     json_decref(job);
     pid_t p3 = coproc_pid();
     ck_assert_int_ne(p3, p2);
@@ -779,9 +864,13 @@ START_TEST(serve_timeout_restarts_coprocess)
 {
     up_main(NULL);
     pid_t p1 = coproc_pid();
-    json_t *job = run("sleep", json_integer(SLEEP_NATURAL_S), "300ms", 3);
+    /* One attempt, so one restart to watch: a timeout is now retried like any
+     * failed attempt (before: "failed" at once, not retried); the retry of a
+     * timed-out run is plugin_timeout_cancels_run's. */
+    json_t *job = run("sleep", json_integer(SLEEP_NATURAL_S), "300ms", 1);
     assert_timed_out(job);
-    assert_attempts(job, 1); /* a timeout fails the job: not retried */
+    assert_attempts(job, 1);
+    assert_error_has(job, " (attempt 1 of 1)");
     json_decref(job);
     assert_pid_gone(p1, "the coprocess of the timed-out job");
     pid_t p2 = coproc_pid();
@@ -815,10 +904,11 @@ START_TEST(plugin_result_and_error)
     assert_done_with(job, want);
     json_decref(want);
     json_decref(job);
-    job = run("fail", NULL, NULL, 3);
-    assert_state(job, "failed");
-    assert_attempts(job, 1);
-    ck_assert_str_eq(jstr(job, "error"), "plugin says no");
+    /* host->fail's message is the job's error; one attempt, as this is
+     * about the text (a task's error is retried now: it was final) */
+    job = run("fail", NULL, NULL, 1);
+    assert_dead_with(job, "plugin says no", 1, 1);
+    assert_history(job, 1, "error", "plugin says no");
     json_decref(job);
     ck_assert_int_eq(record_pid(), child); /* no restart on the way */
 }
@@ -832,7 +922,9 @@ START_TEST(plugin_segv_recovered_then_dead)
     assert_state(job, "dead");
     assert_attempts(job, 1);
     ck_assert_msg(jstr(job, "error")[0] != '\0', "a dead job names why");
+    assert_error_has(job, " (attempt 1 of 1)");
     ck_assert(list_has(PREFIX "dead:default", jstr(job, "id")));
+    assert_history(job, 1, "lost", NULL); /* its worker process died with it */
     json_decref(job);
     pid_t c2 = wait_new_worker_process(c1);
     assert_pid_gone(c1, "the worker process that crashed");
@@ -844,6 +936,7 @@ START_TEST(plugin_segv_recovered_then_dead)
     job = run("segv", NULL, NULL, 2);
     assert_state(job, "dead");
     assert_attempts(job, 2);
+    assert_history(job, 2, "lost", NULL);
     json_decref(job);
     wait_new_worker_process(c2);
     job = run("ok", json_incref(args), NULL, 0);
@@ -858,9 +951,15 @@ START_TEST(plugin_timeout_cancels_run)
 {
     up_plugin(NULL);
     pid_t c1 = record_pid();
-    json_t *job = run("spin", NULL, "300ms", 3);
+    /* A timeout is a failed attempt, retried after a backoff (before: the
+     * job "failed" at once): both runs time out and are cancelled, and the
+     * worker process serves them both. */
+    json_t *job = run_retry("spin", NULL, "300ms", 2);
     assert_timed_out(job);
-    assert_attempts(job, 1);
+    assert_attempts(job, 2);
+    assert_error_has(job, " (attempt 2 of 2)");
+    assert_history(job, 2, "error", "timeout:");
+    assert_retries_waited(job);
     ck_assert_msg(strstr(jstr(job, "error"), "did not stop") == NULL, "spin stopped when cancelled: %s",
                   jstr(job, "error"));
     json_decref(job);
@@ -878,7 +977,9 @@ START_TEST(plugin_stuck_run_restarts_worker_process)
     static const char *const grace[] = {"--kill-grace", "1s", NULL};
     up_plugin(grace);
     pid_t c1 = record_pid();
-    json_t *job = run("stuck", NULL, "300ms", 3);
+    /* One attempt: each stuck run costs a worker process, and this watches
+     * one restart (a timeout is retried now; before, it was final). */
+    json_t *job = run("stuck", NULL, "300ms", 1);
     assert_timed_out(job);
     assert_attempts(job, 1);
     assert_error_has(job, "did not stop");
@@ -901,10 +1002,13 @@ START_TEST(oversized_output_fails_every_kind)
     up_plugin(small);
     const char *bigs[] = {"x.big", "s.big", "big"}; /* 2 MiB from exec and plugin, 200 kB from serve */
     for (int i = 0; i < 3; i++) {
-        json_t *job = run(bigs[i], i == 1 ? json_integer(200000) : NULL, NULL, 3);
-        assert_state(job, "failed");
-        assert_attempts(job, 1);
+        /* a failed attempt, retried after a backoff (before: "failed" at once) */
+        json_t *job = run_retry(bigs[i], i == 1 ? json_integer(200000) : NULL, NULL, 2);
+        assert_state(job, "dead");
+        assert_attempts(job, 2);
         assert_error_has(job, "--max-result");
+        assert_error_has(job, " (attempt 2 of 2)");
+        assert_history(job, 2, "error", "--max-result");
         json_decref(job);
     }
     /* every kind still works afterwards, and a result under the limit passes */
@@ -1032,7 +1136,7 @@ END_TEST
 START_TEST(unknown_task_goes_dead_naming_worker)
 {
     up_main(NULL);
-    json_t *job = run("nosuch", json_string("x"), NULL, 2);
+    json_t *job = run_retry("nosuch", json_string("x"), NULL, 2);
     assert_state(job, "dead");
     assert_attempts(job, 2);
     assert_error_has(job, "no handler for task \"nosuch\" on worker " MAIN_ID);
@@ -1041,6 +1145,8 @@ START_TEST(unknown_task_goes_dead_naming_worker)
     assert_error_has(job, "burn");
     assert_error_has(job, "attempt 2 of 2");
     ck_assert(list_has(PREFIX "dead:default", jstr(job, "id")));
+    assert_history(job, 2, "crash", "no handler for task \"nosuch\"");
+    assert_retries_waited(job);
     json_decref(job);
     assert_still_serves("x.ok");
 }
@@ -1055,7 +1161,10 @@ static bool registered_w2(void *arg)
 
 /* README: a job whose task this worker does not serve goes to the back of
  * its queue, "another worker may serve it", "never a hot loop". With an idle
- * worker that serves it waiting on the queue, every such job ends done there. */
+ * worker that serves it waiting on the queue, every such job ends done there.
+ * A bounced job now waits out a retry backoff first (before: back on the
+ * queue at once); the short one here falls due while the bouncing worker
+ * still pauses (100 ms), so the waiting worker gets it, as before. */
 START_TEST(unknown_task_reaches_worker_that_serves_it)
 {
     up_main(NULL);
@@ -1065,7 +1174,7 @@ START_TEST(unknown_task_reaches_worker_that_serves_it)
     int dead = 0;
     char first_error[512] = "";
     for (int i = 0; i < 6; i++) {
-        json_t *job = run("only2", json_integer(i), NULL, 3);
+        json_t *job = run_retry("only2", json_integer(i), NULL, 3);
         if (strcmp(jstr(job, "state"), "done") != 0 && dead++ == 0)
             snprintf(first_error, sizeof first_error, "%s (%s after %lld attempts)", jstr(job, "error"),
                      jstr(job, "state"), (long long)json_integer_value(json_object_get(job, "attempts")));
@@ -1172,9 +1281,9 @@ START_TEST(failed_run_log_stays_logfmt)
     spawn_worker("wl", lines, NULL, NULL, log_path);
     snprintf(record_id, sizeof record_id, "wl");
     ck_assert_msg(harness_wait_until(record_present, NULL, REGISTER_MS, 20) == 0, "worker wl: no record");
+    /* one attempt: dead after it (a task's error was final, "failed") */
     json_t *job = run("x.lines", NULL, NULL, 1);
-    assert_state(job, "failed");
-    ck_assert_str_eq(jstr(job, "error"), "exit status 1: first line\nlevel=error msg=\"forged\"");
+    assert_dead_with(job, "exit status 1: first line\nlevel=error msg=\"forged\"", 1, 1);
     json_decref(job);
     harness_sleep_ms(200); /* the log line follows the report */
     FILE *f = fopen(log_path, "r");
@@ -1214,8 +1323,9 @@ START_TEST(no_zombies_after_exec_jobs)
     static const struct {
         const char *task, *timeout, *state;
     } mix[] = {
-        {"x.ok", NULL, "done"},     {"x.fail", NULL, "failed"},    {"x.segv", NULL, "failed"},
-        {"x.text", NULL, "done"},   {"x.sleep", "100ms", "failed"}, {"x.env", NULL, "done"},
+        /* max_attempts 1: a failed run is dead at once (before: "failed") */
+        {"x.ok", NULL, "done"},     {"x.fail", NULL, "dead"},    {"x.segv", NULL, "dead"},
+        {"x.text", NULL, "done"},   {"x.sleep", "100ms", "dead"}, {"x.env", NULL, "done"},
     };
     json_t *specs = json_array();
     for (int i = 0; i < 24; i++)
@@ -1246,12 +1356,14 @@ static void run_mix(int n)
         int args; /* -1: none */
         const char *state;
     } mix[] = {
-        {"x.ok", NULL, 1, "done"},     {"ok", NULL, 1, "done"},          {"x.fail", NULL, -1, "failed"},
-        {"fail", NULL, 1, "failed"},   {"x.text", NULL, -1, "done"},     {"ok", NULL, 2, "done"},
-        {"x.segv", NULL, -1, "failed"}, {"ok", NULL, 3, "done"},         {"x.ok", NULL, 2, "done"},
+        /* max_attempts 1: every failed run is dead at once (a task's error
+         * and a timeout were "failed" before) */
+        {"x.ok", NULL, 1, "done"},     {"ok", NULL, 1, "done"},          {"x.fail", NULL, -1, "dead"},
+        {"fail", NULL, 1, "dead"},     {"x.text", NULL, -1, "done"},     {"ok", NULL, 2, "done"},
+        {"x.segv", NULL, -1, "dead"},  {"ok", NULL, 3, "done"},          {"x.ok", NULL, 2, "done"},
         {"garbage", NULL, -1, "dead"}, {"ok", NULL, 4, "done"},          {"x.ok", NULL, 3, "done"},
-        {"exit", NULL, -1, "dead"},    {"ok", NULL, 5, "done"},          {"x.sleep", "100ms", -1, "failed"},
-        {"x.ok", NULL, 4, "done"},     {"sleep", "100ms", 5, "failed"},  {"ok", NULL, 6, "done"},
+        {"exit", NULL, -1, "dead"},    {"ok", NULL, 5, "done"},          {"x.sleep", "100ms", -1, "dead"},
+        {"x.ok", NULL, 4, "done"},     {"sleep", "100ms", 5, "dead"},    {"ok", NULL, 6, "done"},
         {"x.ok", NULL, 5, "done"},     {"ok", NULL, 7, "done"},
     };
     const int m = (int)(sizeof mix / sizeof mix[0]);
@@ -1433,11 +1545,12 @@ START_TEST(serve_answer_without_id_is_garbage)
 {
     up("wi", tasks_ids, NULL);
     pid_t p1 = coproc_pid();
-    json_t *job = run("noid", NULL, NULL, 2);
+    json_t *job = run_retry("noid", NULL, NULL, 2);
     assert_state(job, "dead");
     assert_attempts(job, 2);
     assert_error_has(job, "coprocess answered garbage");
     assert_error_has(job, "attempt 2 of 2");
+    assert_history(job, 2, "crash", "coprocess answered garbage");
     ck_assert(list_has(PREFIX "dead:default", jstr(job, "id")));
     json_decref(job);
     pid_t p2 = coproc_pid();
@@ -1455,14 +1568,14 @@ START_TEST(serve_stray_line_never_answers_next_job)
     up("wi", tasks_ids, NULL);
     for (int i = 0; i < 3; i++) {
         json_t *args = json_pack("{s:i}", "chatty", i);
-        json_t *job = run("chatty", json_incref(args), NULL, 3);
+        json_t *job = run_retry("chatty", json_incref(args), NULL, 3);
         json_t *want = json_pack("{s:O}", "echo", args);
         assert_done_with(job, want);
         json_decref(want);
         json_decref(job);
         json_decref(args);
         args = json_pack("{s:i}", "ok", i);
-        job = run("ok", json_incref(args), NULL, 3);
+        job = run_retry("ok", json_incref(args), NULL, 3);
         want = json_pack("{s:O}", "echo", args);
         assert_done_with(job, want);
         json_decref(want);
@@ -1599,10 +1712,10 @@ START_TEST(examples_run)
     ck_assert_int_eq(json_integer_value(json_object_get(res, "iterations")), 1000);
     ck_assert_uint_eq(strlen(jstr(res, "hash")), 64);
     json_decref(job);
-    job = run("hash_password", json_pack("{s:i}", "password", 5), NULL, 3);
-    assert_state(job, "failed");
-    assert_attempts(job, 1);
-    ck_assert_str_eq(jstr(job, "error"), "args.password: must be a string");
+    /* the helper's TaskError is the job's error; one attempt, since a
+     * task's error is retried now (before: "failed" after one run) */
+    job = run("hash_password", json_pack("{s:i}", "password", 5), NULL, 1);
+    assert_dead_with(job, "args.password: must be a string", 1, 1);
     json_decref(job);
     job = run("wordcount", json_pack("{s:s}", "text", "to be or not\nto be"), NULL, 0);
     json_t *want = json_pack("{s:i,s:i,s:i,s:s}", "words", 6, "lines", 1, "bytes", 18, "job", jstr(job, "id"));

@@ -75,7 +75,8 @@ static redisReply *cmd(const char *fmt, ...)
     return r;
 }
 
-/* SCRIPT_ENQUEUE of one job; id receives its new id. */
+/* SCRIPT_ENQUEUE of one job (queued now: no run_at, delay, backoff or
+ * idempotency key); id receives its new id. */
 static void enqueue_to(const char *queue, int ms, const char *payload, int max_attempts,
                        char id[JOBID_LEN + 1])
 {
@@ -84,12 +85,21 @@ static void enqueue_to(const char *queue, int ms, const char *payload, int max_a
     snprintf(now, sizeof now, "%" PRId64, (int64_t)time(NULL) * 1000000);
     snprintf(ms_s, sizeof ms_s, "%d", ms);
     snprintf(max_s, sizeof max_s, "%d", max_attempts);
-    const char *argv[] = {"EVAL", script_source(SCRIPT_ENQUEUE), "0", PREFIX, "100000", now, "1",
-                          id, queue, ms_s, payload, max_s, "", "burn", "", ""};
-    redisReply *r = redisCommandArgv(conn(), 16, argv, NULL);
+    /* head: prefix, max_queue, now_us, n, max_queues ('' = unbounded),
+     * idempotency ttl_s; then the job: id, queue, ms, payload, max_attempts,
+     * notify, task, args, timeout_ms, run_at_us, delay_us, backoff_base_ms,
+     * backoff_max_ms, key, fingerprint */
+    const char *argv[] = {"EVAL", script_source(SCRIPT_ENQUEUE), "0", PREFIX, "100000", now, "1", "", "86400",
+                          id, queue, ms_s, payload, max_s, "", "burn", "", "", "", "", "", "", "", ""};
+    _Static_assert(sizeof argv / sizeof argv[0] == 3 + SCRIPT_ENQUEUE_HEAD + SCRIPT_ENQUEUE_STRIDE,
+                   "SCRIPT_ENQUEUE's arguments changed: update this list");
+    redisReply *r = redisCommandArgv(conn(), (int)(sizeof argv / sizeof argv[0]), argv, NULL);
     ck_assert_ptr_nonnull(r);
-    ck_assert_msg(r->type == REDIS_REPLY_INTEGER && r->integer == 1, "enqueue: %s",
-                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    /* replies {made, "queued"} */
+    ck_assert_msg(r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+                      r->element[0]->integer == 1 && r->element[1]->type == REDIS_REPLY_STRING &&
+                      strcmp(r->element[1]->str, "queued") == 0,
+                  "enqueue: %s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     freeReplyObject(r);
 }
 

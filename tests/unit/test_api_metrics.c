@@ -236,7 +236,7 @@ START_TEST(gauges_show_the_values_given)
     struct metrics_gauges g = {
         .inflight = 11, .redis_reconnects = 12, .redis_deadlines = 13, .redis_up = 1, .waiters = 14,
         .pool_queued = 15, .proxy_active = 16, .connections = 17, .body_bytes = 18, .output_bytes = 19,
-        .body_refused = 20,
+        .body_refused = 20, .mover_moved = 21, .mover_ticks = 22,
     };
     char *t = render(m, &g, NULL);
     ck_assert_double_eq(sample(t, "offload_http_inflight"), 11);
@@ -250,6 +250,8 @@ START_TEST(gauges_show_the_values_given)
     ck_assert_double_eq(sample(t, "offload_http_body_bytes"), 18);
     ck_assert_double_eq(sample(t, "offload_http_output_bytes"), 19);
     ck_assert_double_eq(sample(t, "offload_http_body_refused_total"), 20);
+    ck_assert_double_eq(sample(t, "offload_mover_moved_total"), 21);
+    ck_assert_double_eq(sample(t, "offload_mover_ticks_total"), 22);
     free(t);
     metrics_free(m);
 }

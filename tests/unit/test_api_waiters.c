@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/rconn.h"
+#include "common/rconn.h"
 #include "common/clock.h"
 #include "common/job.h"
 #include "common/jobid.h"

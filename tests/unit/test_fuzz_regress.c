@@ -7,7 +7,8 @@
  *   url     none, or letters of r h a      (redis_url_parse, http_url_parse,
  *                                           addr_parse accept it)
  *   config  ok | exit | err                (config_parse without positionals)
- *   route   none | job | a fixed route's label without '/' (jobs, healthz...)
+ *   route   none | job, dead, deadretry, schedule (the patterned routes) | a fixed route's label without '/' (jobs, healthz...)
+ *   cron    ok | err                       (cron_parse returns 0 | -1)
  * Regression inputs keep libFuzzer's names and are checked for invariants
  * only. Files are found under $OFFLOAD_SRC, or the current directory (the
  * repository root when run by make test). */
@@ -35,6 +36,7 @@ static char current_file[1024];
     } while (0)
 
 #include "fuzz/fuzz_config.c"
+#include "fuzz/fuzz_cron.c"
 #include "fuzz/fuzz_job.c"
 #include "fuzz/fuzz_route.c"
 #include "fuzz/fuzz_url.c"
@@ -87,9 +89,18 @@ static bool expect_route(const char *token, int *want)
         *want = -1;
         return true;
     }
-    if (strcmp(token, "job") == 0) {
-        *want = ROUTE_JOB;
-        return true;
+    static const struct {
+        const char *token;
+        enum route route;
+    } patterned[] = {{"job", ROUTE_JOB},
+                     {"dead", ROUTE_DEAD},
+                     {"deadretry", ROUTE_DEAD_RETRY},
+                     {"schedule", ROUTE_SCHEDULE}};
+    for (size_t i = 0; i < sizeof patterned / sizeof patterned[0]; i++) {
+        if (strcmp(token, patterned[i].token) == 0) {
+            *want = patterned[i].route;
+            return true;
+        }
     }
     snprintf(label, sizeof label, "/%s", token);
     for (int r = ROUTE_NONE + 1; r < ROUTE_COUNT; r++) {
@@ -190,6 +201,7 @@ static const struct target targets[] = {
     {"url", fuzz_url_one, expect_url, false},
     {"config", fuzz_config_one, expect_config, true},
     {"route", fuzz_route_one, expect_route, false},
+    {"cron", fuzz_cron_one, expect_job, false}, /* the same ok | err names */
 };
 
 START_TEST(corpus_replays)

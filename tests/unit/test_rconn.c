@@ -7,7 +7,7 @@
  * a watchdog (api_unit.h) with room for a slow, noisy machine; no test
  * asserts that something happens *fast*, only within a generous bound or
  * never before the deadline. */
-#include "api/rconn.h"
+#include "common/rconn.h"
 
 #include <check.h>
 #include <event2/event.h>

@@ -1,4 +1,4 @@
-#include "api/rconn.h"
+#include "common/rconn.h"
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/sds.h>
@@ -488,7 +488,7 @@ int rconn_subscribe(struct rconn *rc, redisCallbackFn *cb, void *priv, const cha
 }
 
 /* the largest script call: a whole batch of ENQUEUE */
-#define RCONN_SCRIPT_ARGS_MAX (3 + 4 + SCRIPT_ENQUEUE_STRIDE * JOB_BATCH_MAX + 1)
+#define RCONN_SCRIPT_ARGS_MAX (3 + SCRIPT_ENQUEUE_HEAD + SCRIPT_ENQUEUE_STRIDE * JOB_BATCH_MAX)
 
 int rconn_script(struct rconn *rc, enum script_id id, redisCallbackFn *cb, void *priv, int argc,
                  const char **argv, const size_t *argvlen)

@@ -73,9 +73,16 @@ static int view_build(struct qstats_view *v, const redisReply *reply)
     v->prom = evbuffer_new();
     if (queues == NULL || v->prom == NULL)
         goto err;
-    evbuffer_add_printf(v->prom, "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n"
-                                 "# TYPE offload_queue_depth gauge\n# TYPE offload_queue_in_progress gauge\n"
-                                 "# TYPE offload_queue_dead gauge\n# TYPE offload_queue_scheduled gauge\n",
+    evbuffer_add_printf(v->prom, "# HELP offload_workers_alive Workers whose heartbeat is within the lease.\n"
+                                 "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n"
+                                 "# HELP offload_queue_depth Jobs waiting on the queue.\n"
+                                 "# TYPE offload_queue_depth gauge\n"
+                                 "# HELP offload_queue_in_progress Jobs of the queue a worker is running.\n"
+                                 "# TYPE offload_queue_in_progress gauge\n"
+                                 "# HELP offload_queue_dead Jobs of the queue that are dead (out of attempts).\n"
+                                 "# TYPE offload_queue_dead gauge\n"
+                                 "# HELP offload_queue_scheduled Jobs of the queue waiting for their run_at or retry backoff.\n"
+                                 "# TYPE offload_queue_scheduled gauge\n",
                         reply->element[0]->integer);
     for (size_t i = 1; i + 4 < reply->elements; i += 5) {
         redisReply **e = reply->element + i;

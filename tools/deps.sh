@@ -2,9 +2,13 @@
 # Checks that every build and test dependency is present. As root on Debian it
 # installs what is missing; otherwise it names the one command to run.
 # python3 runs the integration tests' serve: coprocess (tests/fixtures/coproc.py).
+# systemd brings systemd-analyze and systemd-sysusers, which make test-install
+# runs on the installed units (systemd need not be PID 1).
+# prometheus brings promtool, which lints /metrics (tests/integration/test_metrics_lint.c);
+# its own server is stopped and disabled right after it is installed.
 # `deps.sh bench` also wants what make bench and make demo use (wrk, python3, bc).
 set -eu
-PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl python3"
+PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl python3 prometheus systemd"
 if [ "${1:-}" = bench ]; then
   PKGS="$PKGS wrk bc"
 fi
@@ -19,6 +23,11 @@ command -v redis-server >/dev/null 2>&1 || missing="${missing:-redis-server}"
 command -v cc >/dev/null 2>&1 || missing="${missing:-cc}"
 command -v curl >/dev/null 2>&1 || missing="${missing:-curl}"
 command -v python3 >/dev/null 2>&1 || missing="${missing:-python3}"
+for cmd in systemd-analyze systemd-sysusers; do
+  command -v "$cmd" >/dev/null 2>&1 || missing="${missing:-$cmd}"
+done
+had_promtool=yes
+command -v promtool >/dev/null 2>&1 || { had_promtool=no; missing="${missing:-promtool}"; }
 if [ "${1:-}" = bench ]; then
   for cmd in wrk bc; do
     command -v "$cmd" >/dev/null 2>&1 || missing="${missing:-$cmd}"
@@ -31,6 +40,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends $PKGS >&2
+  # only promtool is wanted: the package's postinst enables (and where it may,
+  # starts) a Prometheus server on :9090. A server that was there before is left alone.
+  if [ "$had_promtool" = no ]; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus >&2 || true
+    else
+      service prometheus stop >/dev/null 2>&1 || true
+      update-rc.d prometheus disable >/dev/null 2>&1 || true
+      systemctl disable prometheus >/dev/null 2>&1 || true
+    fi
+  fi
   exit 0
 fi
 echo "deps: run as root:  apt-get install -y $PKGS" >&2

@@ -35,7 +35,7 @@ LIBHARNESS := $(BUILD)/libharness.a
 
 PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc
 
-.PHONY: install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
+.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -99,6 +99,7 @@ test: deps
 	@./tools/check-includes.sh
 	@$(MAKE) --no-print-directory check-build
 	@./tools/run-tests.sh $(BIN) $(UNIT_TESTS) $(INTEG_TESTS)
+	@$(MAKE) --no-print-directory test-install
 
 test-unit: deps
 	@./tools/check-includes.sh
@@ -141,13 +142,48 @@ fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILD) BIN=$(BIN) PKG_CONFIG=$(PKG_CONFIG) ./fuzz/run.sh
 
 # The binaries, the example plugin and the plugin ABI header (the project's
-# only public header) under $(DESTDIR)$(PREFIX).
+# only public header) under $(DESTDIR)$(PREFIX), with systemd units for the
+# API and for workers (deploy/systemd/*.in, @PREFIX@ filled in at install
+# time, so the units' ExecStart names the binaries where they went), the
+# sysusers.d entry for their user, and example settings to copy to
+# /etc/offload/. $(PREFIX)/lib/systemd/system is where a package puts units
+# (PREFIX=/usr); systemd also reads /usr/local/lib/systemd/system.
 PREFIX ?= /usr/local
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+EXAMPLEDIR = $(PREFIX)/share/offload/examples
+UNITS := offload-api.service offload-worker@.service
+EXAMPLE_ENVS := api.env worker-default.env
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/offload $(DESTDIR)$(PREFIX)/lib/offload
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/offload $(DESTDIR)$(PREFIX)/lib/offload \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/offload/plugin.h $(DESTDIR)$(PREFIX)/include/offload/
 	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/offload/
+	@mkdir -p $(BUILD)/deploy
+	for f in $(UNITS) $(EXAMPLE_ENVS); do sed 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/$$f.in >$(BUILD)/deploy/$$f || exit 1; done
+	install -m 644 $(addprefix $(BUILD)/deploy/,$(UNITS)) $(DESTDIR)$(UNITDIR)/
+	install -m 644 deploy/systemd/offload.sysusers $(DESTDIR)$(SYSUSERSDIR)/offload.conf
+	install -m 644 $(addprefix $(BUILD)/deploy/,$(EXAMPLE_ENVS)) $(DESTDIR)$(EXAMPLEDIR)/
+
+# Removes what install put there, and the directories that are offload's own
+# when they are empty. /etc/offload, /var/lib/offload and the offload user
+# are the administrator's: left alone.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS))) \
+	  $(DESTDIR)$(PREFIX)/include/offload/plugin.h \
+	  $(addprefix $(DESTDIR)$(PREFIX)/lib/offload/,$(notdir $(PLUGINS))) \
+	  $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+	  $(DESTDIR)$(SYSUSERSDIR)/offload.conf \
+	  $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(EXAMPLE_ENVS))
+	for d in $(DESTDIR)$(PREFIX)/include/offload $(DESTDIR)$(PREFIX)/lib/offload $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(PREFIX)/share/offload; do \
+	  [ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d" || exit 1; done
+
+# install and uninstall into a temporary DESTDIR (PREFIX=/usr): the tree, the
+# modes, the units' ExecStart paths and `systemd-analyze verify` on the units.
+test-install: build
+	@MAKE="$(MAKE)" BIN=$(BIN) BUILD=$(BUILD) PROGS="$(notdir $(PROGS))" PLUGINS="$(notdir $(PLUGINS))" \
+	  UNITS="$(UNITS)" EXAMPLE_ENVS="$(EXAMPLE_ENVS)" ./tests/install/run.sh
 
 clean:
 	rm -rf build build-asan bin bin-asan

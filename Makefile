@@ -22,6 +22,7 @@ COMMON_SRC := $(wildcard common/*.c)
 API_SRC := $(filter-out api/main.c,$(wildcard api/*.c))
 WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
 LOADGEN_SRC := $(filter-out loadgen/main.c loadgen/slowsvc.c,$(wildcard loadgen/*.c))
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 HARNESS_SRC := $(wildcard tests/harness/*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -31,9 +32,10 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBAPI := $(BUILD)/libapi.a
 LIBWORKER := $(BUILD)/libworker.a
 LIBLOADGEN := $(BUILD)/libloadgen.a
+LIBCLI := $(BUILD)/libcli.a
 LIBHARNESS := $(BUILD)/libharness.a
 
-PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc
+PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc $(BIN)/offload
 
 .PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
 all: deps
@@ -52,6 +54,7 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBAPI): $(call obj,$(API_SRC))
 $(LIBWORKER): $(call obj,$(WORKER_SRC))
 $(LIBLOADGEN): $(call obj,$(LOADGEN_SRC))
+$(LIBCLI): $(call obj,$(CLI_SRC))
 $(LIBHARNESS): $(call obj,$(HARNESS_SRC))
 $(BUILD)/lib%.a: $(BUILD)/empty.o
 	@mkdir -p $(dir $@)
@@ -65,6 +68,7 @@ $(BIN)/api: $(call obj,api/main.c) $(LIBAPI) $(LIBCOMMON)
 $(BIN)/worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBCOMMON)
 $(BIN)/loadgen: $(call obj,loadgen/main.c) $(LIBLOADGEN) $(LIBCOMMON)
 $(BIN)/slowsvc: $(call obj,loadgen/slowsvc.c) $(LIBLOADGEN) $(LIBCOMMON)
+$(BIN)/offload: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
 $(PROGS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

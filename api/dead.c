@@ -1,11 +1,13 @@
 #include "api/dead.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/app.h"
+#include "api/jobstore.h"
 #include "api/req.h"
 #include "common/defaults.h"
 #include "common/job.h"
@@ -163,6 +165,59 @@ static void dead_start(struct api_req *r, enum script_id script, const char *ver
         dead_op_free(op);
         req_reply_unavailable(r);
     }
+}
+
+/* 200 {"queue", "total", "jobs": [job views, newest first]} from
+ * SCRIPT_DEAD_LIST's reply. */
+static void dead_listed_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct api_req *r = priv;
+    const redisReply *reply = rep;
+    (void)ac;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            log_error("dead list script failed", "error=\"%s\"", reply->str);
+        req_reply_unavailable(r);
+        return;
+    }
+    json_t *jobs = json_array();
+    for (size_t i = 1; jobs && i < reply->elements; i++) {
+        json_t *job = jobstore_json(reply->element[i]);
+        if (job && json_array_append_new(jobs, job) != 0) {
+            json_decref(jobs);
+            jobs = NULL;
+        }
+    }
+    json_t *body = jobs ? json_pack("{s:s,s:I,s:o}", "queue", r->id, "total", (json_int_t)reply->element[0]->integer,
+                                    "jobs", jobs)
+                        : NULL;
+    if (body == NULL)
+        req_reply_error(r, 503, MSG_OUT_OF_MEMORY);
+    else
+        req_reply_json(r, 200, body);
+}
+
+void dead_handle_list(struct api_req *r)
+{
+    char *given = req_query(r, "limit"), *end = NULL, limit[16];
+    long n = DEAD_LIST_DEFAULT;
+    if (given)
+        n = strtol(given, &end, 10);
+    bool bad = given && (end == given || *end != '\0' || n < 1 || n > DEAD_LIST_MAX);
+    free(given);
+    if (bad) {
+        req_reply_error(r, 400, "limit: must be an integer 1..%d", DEAD_LIST_MAX);
+        return;
+    }
+    if (!job_queue_valid(r->id)) {
+        req_reply_error(r, 404, "no queue %s (names are 1..%d of A-Z a-z 0-9 _ . : -)", r->id, JOB_QUEUE_MAX);
+        return;
+    }
+    snprintf(limit, sizeof limit, "%ld", n);
+    const char *argv[3] = {r->app->cfg.prefix, r->id, limit};
+    if (rconn_script(r->app->redis, SCRIPT_DEAD_LIST, dead_listed_cb, r, 3, argv, NULL) != 0)
+        req_reply_unavailable(r);
 }
 
 void dead_handle_retry(struct api_req *r)

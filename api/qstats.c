@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/defaults.h"
 #include "common/job.h"
+#include "common/scripts.h"
 
 /* The workers' default lease: older heartbeats are not "alive". */
 #define WORKER_ALIVE_WINDOW_MS DEFAULTS_STR(DEFAULTS_LEASE_MS)
@@ -66,6 +67,32 @@ void qstats_free(struct qstats *qs)
     free(qs);
 }
 
+/* Jobs per second from a count over SCRIPT_FLOW_WINDOW_S seconds. */
+static double rate_per_s(const redisReply *count)
+{
+    return count->type == REDIS_REPLY_INTEGER ? (double)count->integer / SCRIPT_FLOW_WINDOW_S : 0;
+}
+
+/* The queues' rates as Prometheus gauges, each family in one group. */
+static void view_rates(struct evbuffer *prom, const redisReply *reply)
+{
+    static const struct {
+        const char *name, *help;
+        int at; /* its field in a queue's row of SCRIPT_QUEUES */
+    } rates[] = {
+        {"offload_queue_in_per_second", "Jobs that entered the queue per second, over the last minute.", 5},
+        {"offload_queue_out_per_second", "Jobs of the queue that ended (done or dead) per second, over the last minute.",
+         6},
+    };
+    for (size_t k = 0; k < sizeof rates / sizeof rates[0]; k++) {
+        evbuffer_add_printf(prom, "# HELP %s %s\n# TYPE %s gauge\n", rates[k].name, rates[k].help, rates[k].name);
+        for (size_t i = 1; i + SCRIPT_QUEUES_STRIDE - 1 < reply->elements; i += SCRIPT_QUEUES_STRIDE)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                evbuffer_add_printf(prom, "%s{queue=\"%s\"} %.6g\n", rates[k].name, reply->element[i]->str,
+                                    rate_per_s(reply->element[i + rates[k].at]));
+    }
+}
+
 /* Builds both forms of SCRIPT_QUEUES's reply into v. Returns 0 or -1. */
 static int view_build(struct qstats_view *v, const redisReply *reply)
 {
@@ -84,14 +111,15 @@ static int view_build(struct qstats_view *v, const redisReply *reply)
                                  "# HELP offload_queue_scheduled Jobs of the queue waiting for their run_at or retry backoff.\n"
                                  "# TYPE offload_queue_scheduled gauge\n",
                         reply->element[0]->integer);
-    for (size_t i = 1; i + 4 < reply->elements; i += 5) {
+    for (size_t i = 1; i + SCRIPT_QUEUES_STRIDE - 1 < reply->elements; i += SCRIPT_QUEUES_STRIDE) {
         redisReply **e = reply->element + i;
         if (e[0]->type != REDIS_REPLY_STRING)
             continue;
         if (json_object_set_new(queues, e[0]->str,
-                                json_pack("{s:I,s:I,s:I,s:I}", "depth", (json_int_t)e[1]->integer, "in_progress",
-                                          (json_int_t)e[2]->integer, "dead", (json_int_t)e[3]->integer,
-                                          "scheduled", (json_int_t)e[4]->integer)) != 0)
+                                json_pack("{s:I,s:I,s:I,s:I,s:f,s:f}", "depth", (json_int_t)e[1]->integer,
+                                          "in_progress", (json_int_t)e[2]->integer, "dead",
+                                          (json_int_t)e[3]->integer, "scheduled", (json_int_t)e[4]->integer,
+                                          "in_per_s", rate_per_s(e[5]), "out_per_s", rate_per_s(e[6]))) != 0)
             goto err;
         evbuffer_add_printf(v->prom,
                             "offload_queue_depth{queue=\"%s\"} %lld\noffload_queue_in_progress{queue=\"%s\"} %lld\n"
@@ -99,6 +127,7 @@ static int view_build(struct qstats_view *v, const redisReply *reply)
                             e[0]->str, e[1]->integer, e[0]->str, e[2]->integer, e[0]->str, e[3]->integer, e[0]->str,
                             e[4]->integer);
     }
+    view_rates(v->prom, reply);
     v->body = json_pack("{s:o,s:I}", "queues", queues, "workers_alive", (json_int_t)reply->element[0]->integer);
     queues = NULL; /* stolen by json_pack, even when it fails */
     if (v->body == NULL)

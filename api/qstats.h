@@ -12,7 +12,8 @@ struct qstats;
 
 /* The figures at one moment (borrowed: valid during the callback only). */
 struct qstats_view {
-    json_t *body;         /* {"queues": {name: {depth, in_progress, dead}}, "workers_alive": n} */
+    json_t *body;         /* {"queues": {name: {depth, in_progress, dead, scheduled, in_per_s, out_per_s}},
+                             "workers_alive": n} */
     struct evbuffer *prom; /* the same as Prometheus lines */
 };
 

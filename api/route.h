@@ -21,6 +21,7 @@ enum route {
     ROUTE_DEAD_RETRY, /* /queues/{queue}/dead/retry */
     ROUTE_SCHEDULES,  /* /schedules */
     ROUTE_SCHEDULE,   /* /schedules/{name} */
+    ROUTE_WORKERS,    /* /workers */
     ROUTE_COUNT
 };
 

@@ -31,6 +31,7 @@
 #include "api/schedules.h"
 #include "api/serial.h"
 #include "api/waiters.h"
+#include "api/workers.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/defaults.h"
@@ -245,7 +246,10 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
         jobs_handle_queues(r);
         break;
     case ROUTE_DEAD:
-        dead_handle_purge(r);
+        if (method == RM_DELETE)
+            dead_handle_purge(r);
+        else
+            dead_handle_list(r);
         break;
     case ROUTE_DEAD_RETRY:
         dead_handle_retry(r);
@@ -270,6 +274,9 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
         break;
     case ROUTE_INFO:
         handle_info(r);
+        break;
+    case ROUTE_WORKERS:
+        workers_handle_get(r);
         break;
     default:
         req_reply_error(r, 404, "no route %s", path ? path : "");

@@ -1,5 +1,7 @@
 #include "common/scripts.h"
 
+#include "common/defaults.h"
+
 /* The scheduled set: P..'scheduled' holds the ids of jobs waiting for
  * their run_at (a delay, or a retry's backoff), scored by it in Unix µs of
  * Redis's clock (TIME), and P..'scheduled:count' how many of them each
@@ -23,27 +25,61 @@
 /* A job's history: the last HISTORY_MAX attempts as JSON text, an array
  * whose entries are separated by ",\n" (a newline never occurs inside an
  * entry: cjson escapes it in strings), so the oldest is cut without
- * parsing. remember(jk, attempt, w, outcome, err, ended) appends one. */
+ * parsing. history(h, attempt, w, outcome, err, started, ended) returns h
+ * (the stored text, or nil) with one entry more; it makes no Redis call,
+ * so the caller writes the result in the HSET it makes anyway. */
 #define HISTORY_MAX "10"
 #define HISTORY_ERROR_MAX "1024" /* bytes of each attempt's error kept there (the job's error has all) */
 #define LUA_HISTORY \
-    "local function remember(jk, attempt, w, outcome, err, ended)\n" \
-    "  local s = redis.call('HGET', jk, 'started_at')\n" \
-    "  if not tonumber(s) then s = 'null' end\n" \
+    "local function history(h, attempt, w, outcome, err, started, ended)\n" \
+    "  if not tonumber(started) then started = 'null' end\n" \
     "  if err and err ~= '' then err = cjson.encode(string.sub(err, 1, " HISTORY_ERROR_MAX ")) else err = 'null' end\n" \
     "  local e = '{\"attempt\":' .. (tonumber(attempt) or 0) .. ',\"worker\":' .. cjson.encode(w or '') ..\n" \
-    "    ',\"started_at\":' .. s .. ',\"ended_at\":' .. ended .. ',\"outcome\":' .. cjson.encode(outcome) ..\n" \
+    "    ',\"started_at\":' .. started .. ',\"ended_at\":' .. ended .. ',\"outcome\":' .. cjson.encode(outcome) ..\n" \
     "    ',\"error\":' .. err .. '}'\n" \
-    "  local h = redis.call('HGET', jk, 'history')\n" \
-    "  if not h or string.sub(h, 1, 1) ~= '[' then h = '[' .. e .. ']'\n" \
-    "  else h = string.sub(h, 1, -2) .. ',\\n' .. e .. ']' end\n" \
+    "  if not h or string.sub(h, 1, 1) ~= '[' then return '[' .. e .. ']' end\n" \
+    "  h = string.sub(h, 1, -2) .. ',\\n' .. e .. ']'\n" \
     "  local _, count = string.gsub(h, '\\n', '')\n" \
     "  while count >= " HISTORY_MAX " do\n" \
     "    local cut = string.find(h, ',\\n', 1, true)\n" \
     "    h = '[' .. string.sub(h, cut + 2)\n" \
     "    count = count - 1\n" \
     "  end\n" \
-    "  redis.call('HSET', jk, 'history', h)\n" \
+    "  return h\n" \
+    "end\n"
+
+/* Queue rates: flow(dir, q, n) counts n jobs entering ('in') or leaving
+ * ('out') queue q in the current second of Redis's clock, in one hash per
+ * second, P..'stats:'..second, fields in:<queue> and out:<queue>, kept
+ * FLOW_KEEP_S seconds (SCRIPT_QUEUES sums the last SCRIPT_FLOW_WINDOW_S
+ * complete ones). In: a job made queued (enqueue, a schedule's tick), a delayed job's
+ * first promotion, a dead job retried. Out: a job that ended done or dead.
+ * A retry after its backoff and a recovered job are the same job still in
+ * the system: not counted again, so in and out balance. */
+#define FLOW_KEEP_S "120"
+#define FLOW_WINDOW_S DEFAULTS_STR(SCRIPT_FLOW_WINDOW_S)
+#define LUA_FLOW \
+    "local function flow(dir, q, n)\n" \
+    "  if not q or n <= 0 then return end\n" \
+    "  local k = P .. 'stats:' .. math.floor(redis_now() / 1000000)\n" \
+    "  if redis.call('HINCRBY', k, dir .. ':' .. q, n) == n then redis.call('EXPIRE', k, " FLOW_KEEP_S ") end\n" \
+    "end\n"
+
+/* A worker's record, P..'worker:'..w (its connect writes tasks, queues,
+ * host, pid, started_at): job_began(w, id, task, now) sets job, job_task
+ * and job_since; job_ended(w, counter) clears them and adds 1 to counter
+ * (jobs_done, jobs_failed, or nil). A worker without a record (not
+ * registered) gets none. */
+#define LUA_WORKER_REC \
+    "local function job_began(w, id, task, now)\n" \
+    "  local wk = P .. 'worker:' .. w\n" \
+    "  if redis.call('EXISTS', wk) == 1 then redis.call('HSET', wk, 'job', id, 'job_task', task, 'job_since', now) end\n" \
+    "end\n" \
+    "local function job_ended(w, counter)\n" \
+    "  local wk = P .. 'worker:' .. w\n" \
+    "  if redis.call('EXISTS', wk) == 0 then return end\n" \
+    "  if counter then redis.call('HINCRBY', wk, counter, 1) end\n" \
+    "  redis.call('HDEL', wk, 'job', 'job_task', 'job_since')\n" \
     "end\n"
 
 /* Shared preamble: key helpers and notify publishing. publish() sends the
@@ -62,7 +98,7 @@
     "  return RNOW\n" \
     "end\n" \
     "local function us(x) return string.format('%.0f', x) end\n" \
-    LUA_SCHEDULE LUA_HISTORY
+    LUA_SCHEDULE LUA_HISTORY LUA_FLOW LUA_WORKER_REC
 
 /* The START step for an id already in worker w's wip list: a queued job
  * becomes running by w with attempts+1, and {ms, payload, attempts,
@@ -81,6 +117,7 @@
     "  local a = tostring(tonumber(f[5] or '0') + 1)\n" \
     "  redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
     "  if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
+    "  job_began(w, id, f[8] or 'burn', now)\n" \
     "  return {f[2] or '', f[3] or '', a, f[4] or '1', f[8] or 'burn', f[9] or '', f[10] or '',\n" \
     "    f[11] or ''}\n" \
     "end\n"
@@ -127,19 +164,23 @@
  * died), which schedule the job again after its backoff while attempts
  * remain and make it dead after the last; or requeue: a run that never
  * reached its task (back, the attempt not counted). Every counted attempt
- * is remembered in the job's history. Empty arguments store nothing:
+ * is added to the job's history. Empty arguments store nothing:
  * digest..wall are burn's, res/rkind a user task's output. */
 #define LUA_FINISH LUA_BACKOFF \
     "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run, jitter)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts',\n" \
-    "    'worker')\n" \
-    "  local cur = f[1]\n" \
-    "  if not cur or (cur ~= 'queued' and cur ~= 'running') then return 0 end\n" \
-    "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then return 2 end\n" \
+    "    'worker', 'started_at', 'history')\n" \
+    "  local cur, hist = f[1], nil\n" \
+    "  if not cur or (cur ~= 'queued' and cur ~= 'running') then job_ended(w, nil); return 0 end\n" \
+    "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then job_ended(w, nil); return 2 end\n" \
     "  if not f[2] then\n" \
     "    st = 'failed'; err = 'malformed job: no queue'\n" \
+    "  end\n" \
+    "  job_ended(w, st == 'done' and 'jobs_done' or st ~= 'requeue' and 'jobs_failed' or nil)\n" \
+    "  if not f[2] then\n" \
+    "    -- nowhere to put it back: failed for good, stored below\n" \
     "  elseif st == 'requeue' then\n" \
     "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
     "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
@@ -147,11 +188,11 @@
     "    redis.call('SADD', P .. 'queues', f[2])\n" \
     "    return 1\n" \
     "  elseif st == 'failed' or st == 'retry' then\n" \
-    "    remember(jk, f[4], w, st == 'retry' and 'crash' or 'error', err, now)\n" \
+    "    hist = history(f[8], f[4], w, st == 'retry' and 'crash' or 'error', err, f[7], now)\n" \
     "    local a, m = tonumber(f[4] or '0'), tonumber(f[5] or '1')\n" \
     "    if a < m then\n" \
     "      local due = redis_now() + backoff(jk, a, jitter)\n" \
-    "      redis.call('HSET', jk, 'state', 'scheduled', 'error', err, 'run_at', us(due))\n" \
+    "      redis.call('HSET', jk, 'state', 'scheduled', 'error', err, 'run_at', us(due), 'history', hist)\n" \
     "      schedule(id, f[2], due)\n" \
     "      return 1\n" \
     "    end\n" \
@@ -160,9 +201,11 @@
     "    redis.call('LPUSH', P .. 'dead:' .. f[2], id)\n" \
     "    redis.call('SADD', P .. 'queues', f[2])\n" \
     "  else\n" \
-    "    remember(jk, f[4], w, 'done', '', now)\n" \
+    "    hist = history(f[8], f[4], w, 'done', '', f[7], now)\n" \
     "  end\n" \
+    "  flow('out', f[2], 1)\n" \
     "  local h = {'state', st, 'finished_at', now, 'worker', w}\n" \
+    "  if hist then h[#h + 1] = 'history'; h[#h + 1] = hist end\n" \
     "  if digest ~= '' then\n" \
     "    for _, v in ipairs({'digest', digest, 'iterations', iters, 'cpu_ms', cpu, 'wall_ms', wall}) do\n" \
     "      h[#h + 1] = v end\n" \
@@ -216,6 +259,7 @@
     "  end\n" \
     "  redis.call('HSET', jk, unpack(h))\n" \
     "  redis.call('LPUSH', P .. 'q:' .. q, id)\n" \
+    "  flow('in', q, 1)\n" \
     "  return 'queued'\n" \
     "end\n"
 
@@ -339,6 +383,14 @@ static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
     "table.insert(nxt, 1, done)\n"
     "return nxt\n";
 
+/* A worker's end: unless it lives on (ARGV[7] 'alive': a reconnect), its
+ * record becomes P..'workers:dead:'..w with ended_at, reason and its last
+ * heartbeat_at (µs), kept DEAD_WORKER_KEEP_S, and w is added to
+ * P..'workers:dead' scored by ended_at, which keeps the last
+ * DEAD_WORKERS_MAX. (Not 'worker:dead:'..w: a worker's id may begin with
+ * "dead:".) */
+#define DEAD_WORKER_KEEP_S "3600"
+#define DEAD_WORKERS_MAX "100"
 static const char recover_lua[] = LUA_PRELUDE
     "local w, now, ttl, maxhb, reason = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
     "local hb = redis.call('ZSCORE', P .. 'workers', w)\n"
@@ -349,9 +401,11 @@ static const char recover_lua[] = LUA_PRELUDE
     "  local id = redis.call('RPOP', wip)\n"
     "  if not id then break end\n"
     "  local jk = jobkey(id)\n"
-    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts', 'max_attempts')\n"
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts', 'max_attempts', 'started_at', 'history')\n"
     "  local st, q = f[1], f[2]\n"
-    "  if st == 'running' then remember(jk, f[3], w, 'lost', reason, now) end\n"
+    "  if st == 'running' then\n"
+    "    redis.call('HSET', jk, 'history', history(f[6], f[3], w, 'lost', reason, f[5], now))\n"
+    "  end\n"
     "  if st == 'running' and tonumber(f[3] or 0) >= tonumber(f[4] or 1) then\n"
     "    redis.call('HSET', jk, 'state', 'dead', 'finished_at', now,\n"
     "      'error', reason .. ' (attempt ' .. f[3] .. ' of ' .. f[4] .. ')')\n"
@@ -359,6 +413,7 @@ static const char recover_lua[] = LUA_PRELUDE
     "    redis.call('SADD', P .. 'queues', q)\n"
     "    redis.call('EXPIRE', jk, ttl)\n"
     "    notify(jk, id)\n"
+    "    flow('out', q, 1)\n"
     "    dead = dead + 1\n"
     "  elseif st == 'running' or st == 'queued' then\n"
     "    redis.call('HSET', jk, 'state', 'queued')\n"
@@ -369,7 +424,19 @@ static const char recover_lua[] = LUA_PRELUDE
     "  end\n"
     "end\n"
     "redis.call('ZREM', P .. 'workers', w)\n"
-    "redis.call('DEL', P .. 'worker:' .. w)\n"
+    "local wk, dk, zd = P .. 'worker:' .. w, P .. 'workers:dead:' .. w, P .. 'workers:dead'\n"
+    "if ARGV[7] ~= 'alive' and redis.call('EXISTS', wk) == 1 then\n"
+    "  redis.call('HSET', wk, 'ended_at', now, 'reason', reason)\n"
+    "  if hb then redis.call('HSET', wk, 'heartbeat_at', us(tonumber(hb) * 1000)) end\n"
+    "  redis.call('RENAME', wk, dk)\n"
+    "  redis.call('EXPIRE', dk, " DEAD_WORKER_KEEP_S ")\n"
+    "  redis.call('ZADD', zd, now, w)\n"
+    "  redis.call('ZREMRANGEBYRANK', zd, 0, -" DEAD_WORKERS_MAX " - 1)\n"
+    "  redis.call('ZREMRANGEBYSCORE', zd, '-inf', '(' .. us(tonumber(now) - " DEAD_WORKER_KEEP_S " * 1000000))\n"
+    "  redis.call('EXPIRE', zd, " DEAD_WORKER_KEEP_S ")\n"
+    "elseif ARGV[7] == 'alive' then\n"
+    "  redis.call('HDEL', wk, 'job', 'job_task', 'job_since')\n"
+    "end\n"
     "return {requeued, dead}\n";
 
 static const char queues_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
@@ -382,7 +449,17 @@ static const char queues_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "    if q then inprog[q] = (inprog[q] or 0) + 1 end\n"
     "  end\n"
     "end\n"
+    "local flows = {}\n"
+    "local sec = math.floor(redis_now() / 1000000)\n"
+    "for t = sec - " FLOW_WINDOW_S ", sec - 1 do\n"
+    "  local h = redis.call('HGETALL', P .. 'stats:' .. t)\n"
+    "  for i = 1, #h, 2 do flows[h[i]] = (flows[h[i]] or 0) + (tonumber(h[i + 1]) or 0) end\n"
+    "end\n"
     "local out = {alive}\n"
+    "local function row(q, depth, running, dead, sched)\n"
+    "  for _, v in ipairs({q, depth, running, dead, sched, flows['in:' .. q] or 0, flows['out:' .. q] or 0}) do\n"
+    "    out[#out + 1] = v end\n"
+    "end\n"
     "local names = redis.call('SMEMBERS', P .. 'queues')\n"
     "table.sort(names)\n"
     "local seen = {}\n"
@@ -390,14 +467,42 @@ static const char queues_lua[] = LUA_PRELUDE LUA_QUEUE_LOOK
     "  local depth, dead, sched, gone = queue_look(q, now)\n"
     "  if not gone or inprog[q] then\n"
     "    seen[q] = true\n"
-    "    out[#out + 1] = q; out[#out + 1] = depth; out[#out + 1] = inprog[q] or 0; out[#out + 1] = dead\n"
-    "    out[#out + 1] = sched\n"
+    "    row(q, depth, inprog[q] or 0, dead, sched)\n"
     "  end\n"
     "end\n"
     "for q, c in pairs(inprog) do\n"
-    "  if not seen[q] then\n"
-    "    out[#out + 1] = q; out[#out + 1] = 0; out[#out + 1] = c; out[#out + 1] = 0; out[#out + 1] = 0\n"
-    "  end\n"
+    "  if not seen[q] then row(q, 0, c, 0, 0) end\n"
+    "end\n"
+    "return out\n";
+
+/* What GET /workers shows, read in one step. ARGV: prefix, limit. Replies
+ * {registered workers (at most limit, the latest heartbeats, by id): per
+ * worker {id, heartbeat_ms, HGETALL of its record}; the dead ones kept in
+ * P..'workers:dead' (newest first, at most limit): per worker {id,
+ * HGETALL of P..'workers:dead:'..id} (expired ones skipped)}. */
+static const char workers_lua[] = LUA_PRELUDE
+    "local limit = tonumber(ARGV[2])\n"
+    "local live, dead = {}, {}\n"
+    "local z = redis.call('ZREVRANGE', P .. 'workers', 0, limit - 1, 'WITHSCORES')\n"
+    "for i = 1, #z, 2 do\n"
+    "  live[#live + 1] = {z[i], z[i + 1], redis.call('HGETALL', P .. 'worker:' .. z[i])}\n"
+    "end\n"
+    "table.sort(live, function(a, b) return a[1] < b[1] end)\n"
+    "for _, w in ipairs(redis.call('ZREVRANGE', P .. 'workers:dead', 0, limit - 1)) do\n"
+    "  local h = redis.call('HGETALL', P .. 'workers:dead:' .. w)\n"
+    "  if #h > 0 then dead[#dead + 1] = {w, h} end\n"
+    "end\n"
+    "return {live, dead}\n";
+
+/* A queue's dead jobs, newest first. ARGV: prefix, queue, limit. Replies
+ * {LLEN of dead:{queue}, then the HGETALL of each of its first limit ids
+ * (one whose hash expired is skipped)}. */
+static const char dead_list_lua[] = LUA_PRELUDE
+    "local dk = P .. 'dead:' .. ARGV[2]\n"
+    "local out = {redis.call('LLEN', dk)}\n"
+    "for _, id in ipairs(redis.call('LRANGE', dk, 0, tonumber(ARGV[3]) - 1)) do\n"
+    "  local h = redis.call('HGETALL', jobkey(id))\n"
+    "  if #h > 0 then out[#out + 1] = h end\n"
     "end\n"
     "return out\n";
 
@@ -415,12 +520,13 @@ static const char promote_lua[] = LUA_PRELUDE
     "local moved = 0\n"
     "for _, id in ipairs(ids) do\n"
     "  local jk = jobkey(id)\n"
-    "  local f = redis.call('HMGET', jk, 'state', 'queue')\n"
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts')\n"
     "  if f[2] then unschedule(id, f[2]) else redis.call('ZREM', sk, id) end\n"
     "  if f[1] == 'scheduled' and f[2] then\n"
     "    redis.call('HSET', jk, 'state', 'queued', 'promoted_at', us(now))\n"
     "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n"
     "    redis.call('SADD', P .. 'queues', f[2])\n"
+    "    if (tonumber(f[3]) or 0) == 0 then flow('in', f[2], 1) end\n"
     "    moved = moved + 1\n"
     "  end\n"
     "end\n"
@@ -529,6 +635,7 @@ static const char dead_retry_lua[] = LUA_PRELUDE LUA_DEAD_PICK
     "    done = done + 1\n"
     "  end\n"
     "end\n"
+    "flow('in', q, done)\n"
     "local out = {done, #ARGV > 3 and 0 or redis.call('LLEN', dk)}\n"
     "for _, id in ipairs(missing) do out[#out + 1] = id end\n"
     "return out\n";
@@ -563,6 +670,8 @@ static const struct {
     [SCRIPT_SCHEDULE_SET] = {"schedule_set", schedule_set_lua},
     [SCRIPT_SCHEDULE_GET] = {"schedule_get", schedule_get_lua},
     [SCRIPT_SCHEDULE_DEL] = {"schedule_del", schedule_del_lua},
+    [SCRIPT_WORKERS] = {"workers", workers_lua},
+    [SCRIPT_DEAD_LIST] = {"dead_list", dead_list_lua},
 };
 
 const char *script_source(enum script_id id)

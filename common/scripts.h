@@ -11,6 +11,8 @@
 #define SCRIPT_START_FIELDS 8    /* elements of SCRIPT_START's reply */
 #define SCRIPT_FINISH_ARGC 15    /* SCRIPT_FINISH's arguments */
 #define SCRIPT_PROMOTE_HEAD 5    /* SCRIPT_PROMOTE's reply before the due schedules */
+#define SCRIPT_QUEUES_STRIDE 7   /* SCRIPT_QUEUES's values per queue */
+#define SCRIPT_FLOW_WINDOW_S 60  /* seconds SCRIPT_QUEUES sums jobs in and out over */
 /* The retry backoff of a job that stores none (made before backoffs, or by
  * hand): the API's --backoff-base and --backoff-max defaults. */
 #define SCRIPT_BACKOFF_BASE_MS "1000"
@@ -43,7 +45,8 @@ enum script_id {
      * this worker, attempts+1; replies {ms, payload, attempts, max_attempts,
      * task, args, timeout_ms, queue} ('' where the job has none).
      * A job that is gone, cancelled or terminal is dropped from the worker's
-     * wip list and nil is replied: skip it. */
+     * wip list and nil is replied: skip it. A started job is shown in the
+     * worker's record (job, job_task, job_since). */
     SCRIPT_START,
     /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry|requeue),
      * digest, iterations, cpu_ms, wall_ms, error, result, result_kind, run
@@ -58,20 +61,27 @@ enum script_id {
      * the attempt not counted. Each counted attempt is appended to the
      * job's history. Stores the result, sets the TTL, LREMs the id from the
      * worker's wip list, PUBLISHes the id to every notify channel when the
-     * job ends. Replies 1, 0 when the job was already terminal (result
-     * ignored), or 2. */
+     * job ends. The worker's record drops its job and counts jobs_done or
+     * jobs_failed (a failed or retry attempt; requeue counts neither); a job
+     * that ends done or dead counts as out of its queue (see SCRIPT_QUEUES).
+     * Replies 1, 0 when the job was already terminal (result ignored), or
+     * 2. */
     SCRIPT_FINISH,
-    /* ARGV: prefix, worker_id, now_us, ttl_s, max_heartbeat_ms, reason.
+    /* ARGV: prefix, worker_id, now_us, ttl_s, max_heartbeat_ms, reason,
+     * and optionally 'alive' (the worker lives on: a reconnect).
      * Aborts (replies -1) if the worker's heartbeat is newer than
      * max_heartbeat_ms. Otherwise, for each id in its wip list: back to the
      * front of its queue as queued, or — when a started run has used up
      * max_attempts — into dead:{queue} as dead with `reason`; a started
      * run is appended to the job's history as lost; then deregisters the
-     * worker. Replies {requeued, dead}. */
+     * worker and, unless 'alive', keeps its record for an hour as a dead
+     * worker's (workers:dead:{id}, with ended_at and reason; listed in
+     * workers:dead). Replies {requeued, dead}. */
     SCRIPT_RECOVER,
     /* ARGV: prefix, now_ms, lease_ms. Replies {workers_alive, then per known
-     * queue: name, depth, in_progress, dead, scheduled}. Forgets queues empty
-     * (nothing queued, scheduled or dead) for a minute. */
+     * queue: name, depth, in_progress, dead, scheduled, jobs in and jobs out
+     * over the last SCRIPT_FLOW_WINDOW_S complete seconds}. Forgets queues
+     * empty (nothing queued, scheduled or dead) for a minute. */
     SCRIPT_QUEUES,
     /* ARGV: prefix, worker_id, now_us, queue names in priority order.
      * Reliable fetch and START in one step, without blocking: LMOVE from the
@@ -108,6 +118,14 @@ enum script_id {
     SCRIPT_SCHEDULE_GET,
     /* ARGV: prefix, name. Replies 1 deleted, 0 unknown. */
     SCRIPT_SCHEDULE_DEL,
+    /* ARGV: prefix, limit. Replies {live, dead}: live = per registered
+     * worker (at most limit, by id) {id, heartbeat_ms, HGETALL of its
+     * record}; dead = per worker that ended within the hour (newest first,
+     * at most limit) {id, HGETALL of its dead record}. */
+    SCRIPT_WORKERS,
+    /* ARGV: prefix, queue, limit. Replies {dead jobs of the queue, then the
+     * HGETALL of each of the newest `limit` (expired ones skipped)}. */
+    SCRIPT_DEAD_LIST,
     SCRIPT_COUNT
 };
 

@@ -2,7 +2,7 @@
 # Checks that the code's modules depend one way: no include loop between
 # modules (a module is a .c with its .h, e.g. api/jobs), and no include
 # across the binaries' folders except into common/ and include/ (api/,
-# worker/ and loadgen/ share only those; common/ includes none of them).
+# worker/, loadgen/ and cli/ share only those; common/ includes none of them).
 # Usage: tools/check-includes.sh [DIR]   (default: the repository root)
 # Prints each problem and exits 1, or prints one line and exits 0.
 set -eu
@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 # "from to" module pairs from every quoted include with a folder part
-for f in api/*.[ch] common/*.[ch] worker/*.[ch] loadgen/*.[ch]; do
+for f in api/*.[ch] common/*.[ch] worker/*.[ch] loadgen/*.[ch] cli/*.[ch]; do
     [ -e "$f" ] || continue
     from=${f%.*}
     sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([a-z]*\/[^"]*\)\.h".*/\1/p' "$f" |

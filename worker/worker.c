@@ -30,6 +30,7 @@
 #define REASON_SHUTDOWN "worker shutdown"
 #define REASON_RESTART "worker restarted"
 #define REASON_RECONNECT "redis connection lost"
+#define REASON_STOPPED "stopped" /* a clean stop: the reason its dead record gives */
 
 /* ---- the worker --------------------------------------------------------- */
 
@@ -48,6 +49,8 @@ struct worker {
     bool wip_dirty;                /* a FINISH_TAKE broke: our wip list may hold an unseen job */
     bool wip_own;                  /* what an earlier process of our id left in our wip list was
                                       handed back: it holds only what this process took since */
+    bool recorded;                 /* this process has written its record once (counters started) */
+    int64_t started_us;            /* when this process started: its record's started_at */
     struct task_outcome outcome;   /* the last run's (its result buffer is reused) */
     unsigned long jobs;            /* jobs finished */
     unsigned long summary_jobs;    /* w->jobs at the last summary line */
@@ -75,22 +78,24 @@ static bool abandon_requested(void *arg)
 
 /* SCRIPT_RECOVER on ourselves, whatever our heartbeat says: every id in our
  * wip list goes back to its queue (or to dead when out of attempts), and we
- * are deregistered. Returns 0, or -1 when the connection broke. */
-static int recover_self(struct worker *w, const char *reason)
+ * are deregistered; unless `alive` (this process goes on), our record is
+ * kept as a dead worker's with `reason`. Returns 0, or -1 when the
+ * connection broke. */
+static int recover_self(struct worker *w, const char *reason, bool alive)
 {
     char now[24], ttl[24];
     snprintf(now, sizeof now, "%" PRId64, job_now_us());
     snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
-    const char *argv[] = {w->cfg->prefix, w->cfg->id, now, ttl, RECOVER_FORCE, reason};
-    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_RECOVER, 6, argv, NULL);
+    const char *argv[] = {w->cfg->prefix, w->cfg->id, now, ttl, RECOVER_FORCE, reason, alive ? "alive" : ""};
+    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_RECOVER, 7, argv, NULL);
     if (!reply)
         return -1;
     char q[256];
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+        log_error("recover script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
+    else if (reply->element[0]->integer + reply->element[1]->integer > 0) /* a clean stop has none */
         log_info("put our jobs back", "reason=\"%s\" requeued=%lld dead=%lld", reason,
                  reply->element[0]->integer, reply->element[1]->integer);
-    else
-        log_error("recover script failed", "err=%s", redis_conn_reply_err(reply, q, sizeof q));
     freeReplyObject(reply);
     return 0;
 }
@@ -190,7 +195,7 @@ static int worker_on_connect(struct worker *w)
         long long left = worker_unstart(w);
         if (left < 0)
             return -1;
-        if (left > 0 && recover_self(w, w->wip_own ? REASON_RECONNECT : REASON_RESTART) != 0)
+        if (left > 0 && recover_self(w, w->wip_own ? REASON_RECONNECT : REASON_RESTART, w->wip_own) != 0)
             return -1;
         w->wip_own = true;
     }
@@ -203,12 +208,22 @@ static int worker_on_connect(struct worker *w)
     freeReplyObject(reply);
     (void)gethostname(host, sizeof host - 1);
     queues_join(w->cfg, queues, sizeof queues);
-    reply = redis_conn_command(&w->conn, "HSET %s tasks %s queues %s host %s pid %ld started_at %" PRId64,
-                               w->record, handlers_names(w->handlers), queues, host, (long)getpid(),
-                               job_now_us());
+    /* The first time, the counters start at 0 and no job is shown (an
+     * earlier process of our id may have left its record); after a
+     * reconnect they are kept. */
+    reply = redis_conn_command(&w->conn, w->recorded ? "HSET %s tasks %s queues %s host %s pid %ld started_at %" PRId64
+                                                     : "HSET %s tasks %s queues %s host %s pid %ld started_at %" PRId64
+                                                       " jobs_done 0 jobs_failed 0",
+                               w->record, handlers_names(w->handlers), queues, host, (long)getpid(), w->started_us);
     if (!reply)
         return -1;
     freeReplyObject(reply);
+    if (!w->recorded) {
+        if (!(reply = redis_conn_command(&w->conn, "HDEL %s job job_task job_since", w->record)))
+            return -1;
+        freeReplyObject(reply);
+        w->recorded = true;
+    }
     return 0;
 }
 
@@ -554,9 +569,10 @@ static int worker_keys(struct worker *w)
 }
 
 /* Leaves Redis tidy on the way out: after an abandon, every job we hold goes
- * back to its queue; otherwise our wip list is empty and we only ZREM
- * ourselves. One reconnect attempt at most; if Redis is down, the reaper
- * cleans up after our lease. */
+ * back to its queue; otherwise our wip list is empty and we only
+ * deregister. Either way our record stays an hour as a dead worker's
+ * ("worker shutdown" or "stopped"). One reconnect attempt at most; if Redis
+ * is down, the reaper cleans up after our lease. */
 static void worker_leave(struct worker *w, bool abandoned)
 {
     char err[256];
@@ -566,17 +582,9 @@ static void worker_leave(struct worker *w, bool abandoned)
                  log_quote(err, q, sizeof q));
         return;
     }
-    if (abandoned) {
-        if (recover_self(w, REASON_SHUTDOWN) != 0)
-            log_warn("could not put the job back; the reaper will", "id=%s", w->cfg->id);
-        return;
-    }
-    redisReply *reply = redis_conn_command(&w->conn, "ZREM %s %s", w->workers, w->cfg->id);
-    if (reply)
-        freeReplyObject(reply);
-    reply = redis_conn_command(&w->conn, "DEL %s", w->record);
-    if (reply)
-        freeReplyObject(reply);
+    if (recover_self(w, abandoned ? REASON_SHUTDOWN : REASON_STOPPED, false) != 0)
+        log_warn(abandoned ? "could not put the job back; the reaper will" : "could not deregister; the reaper will",
+                 "id=%s", w->cfg->id);
 }
 
 int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requests)
@@ -588,6 +596,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     }
     w->cfg = cfg;
     w->stops = stop_requests;
+    w->started_us = job_now_us();
     char name[REDIS_CONN_NAME_MAX], url[URL_HOST_MAX + URL_PATH_MAX + 64];
     char queues[WORKER_QUEUES_BUF];
     if (worker_keys(w) != 0 || worker_client_name(name, sizeof name, cfg->prefix, cfg->id) < 0 ||

@@ -82,7 +82,9 @@ static void render_hist(struct evbuffer *out, const char *name, const char *labe
             evbuffer_add_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, labels[0] ? "," : "",
                                 (unsigned long long)cum);
     }
-    evbuffer_add_printf(out, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, labels, l->sum_s, name, labels,
+    /* an unlabelled family's sum and count have no braces at all */
+    evbuffer_add_printf(out, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels,
+                        labels[0] ? "}" : "", l->sum_s, name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
                         (unsigned long long)l->count);
 }
 

@@ -73,23 +73,38 @@ static double rate_per_s(const redisReply *count)
     return count->type == REDIS_REPLY_INTEGER ? (double)count->integer / SCRIPT_FLOW_WINDOW_S : 0;
 }
 
-/* The queues' rates as Prometheus gauges, each family in one group. */
-static void view_rates(struct evbuffer *prom, const redisReply *reply)
+/* One per-queue gauge of the Prometheus form: its name, its help, and the
+ * element of each queue's group in SCRIPT_QUEUES's reply. */
+struct queue_family {
+    const char *name;
+    const char *help;
+    size_t field;
+    bool rate; /* a per-second rate (rate_per_s), else a count */
+};
+
+static const struct queue_family queue_families[] = {
+    {"offload_queue_depth", "Jobs waiting on the queue.", 1, false},
+    {"offload_queue_in_progress", "Jobs of the queue a worker is running.", 2, false},
+    {"offload_queue_dead", "Jobs of the queue that are dead (out of attempts).", 3, false},
+    {"offload_queue_scheduled", "Jobs of the queue waiting for their run_at or retry backoff.", 4, false},
+    {"offload_queue_in_per_second", "Jobs that entered the queue per second, over the last minute.", 5, true},
+    {"offload_queue_out_per_second", "Jobs of the queue that ended (done or dead) per second, over the last minute.", 6,
+     true},
+};
+
+/* One family's HELP, TYPE and a sample per queue, together: the text format
+ * wants each family's lines in one group. */
+static void view_family(struct evbuffer *out, const redisReply *reply, const struct queue_family *fam)
 {
-    static const struct {
-        const char *name, *help;
-        int at; /* its field in a queue's row of SCRIPT_QUEUES */
-    } rates[] = {
-        {"offload_queue_in_per_second", "Jobs that entered the queue per second, over the last minute.", 5},
-        {"offload_queue_out_per_second", "Jobs of the queue that ended (done or dead) per second, over the last minute.",
-         6},
-    };
-    for (size_t k = 0; k < sizeof rates / sizeof rates[0]; k++) {
-        evbuffer_add_printf(prom, "# HELP %s %s\n# TYPE %s gauge\n", rates[k].name, rates[k].help, rates[k].name);
-        for (size_t i = 1; i + SCRIPT_QUEUES_STRIDE - 1 < reply->elements; i += SCRIPT_QUEUES_STRIDE)
-            if (reply->element[i]->type == REDIS_REPLY_STRING)
-                evbuffer_add_printf(prom, "%s{queue=\"%s\"} %.6g\n", rates[k].name, reply->element[i]->str,
-                                    rate_per_s(reply->element[i + rates[k].at]));
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", fam->name, fam->help, fam->name);
+    for (size_t i = 1; i + SCRIPT_QUEUES_STRIDE - 1 < reply->elements; i += SCRIPT_QUEUES_STRIDE) {
+        redisReply **e = reply->element + i;
+        if (e[0]->type != REDIS_REPLY_STRING)
+            continue;
+        if (fam->rate)
+            evbuffer_add_printf(out, "%s{queue=\"%s\"} %.6g\n", fam->name, e[0]->str, rate_per_s(e[fam->field]));
+        else
+            evbuffer_add_printf(out, "%s{queue=\"%s\"} %lld\n", fam->name, e[0]->str, e[fam->field]->integer);
     }
 }
 
@@ -101,15 +116,7 @@ static int view_build(struct qstats_view *v, const redisReply *reply)
     if (queues == NULL || v->prom == NULL)
         goto err;
     evbuffer_add_printf(v->prom, "# HELP offload_workers_alive Workers whose heartbeat is within the lease.\n"
-                                 "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n"
-                                 "# HELP offload_queue_depth Jobs waiting on the queue.\n"
-                                 "# TYPE offload_queue_depth gauge\n"
-                                 "# HELP offload_queue_in_progress Jobs of the queue a worker is running.\n"
-                                 "# TYPE offload_queue_in_progress gauge\n"
-                                 "# HELP offload_queue_dead Jobs of the queue that are dead (out of attempts).\n"
-                                 "# TYPE offload_queue_dead gauge\n"
-                                 "# HELP offload_queue_scheduled Jobs of the queue waiting for their run_at or retry backoff.\n"
-                                 "# TYPE offload_queue_scheduled gauge\n",
+                                 "# TYPE offload_workers_alive gauge\noffload_workers_alive %lld\n",
                         reply->element[0]->integer);
     for (size_t i = 1; i + SCRIPT_QUEUES_STRIDE - 1 < reply->elements; i += SCRIPT_QUEUES_STRIDE) {
         redisReply **e = reply->element + i;
@@ -121,13 +128,9 @@ static int view_build(struct qstats_view *v, const redisReply *reply)
                                           (json_int_t)e[3]->integer, "scheduled", (json_int_t)e[4]->integer,
                                           "in_per_s", rate_per_s(e[5]), "out_per_s", rate_per_s(e[6]))) != 0)
             goto err;
-        evbuffer_add_printf(v->prom,
-                            "offload_queue_depth{queue=\"%s\"} %lld\noffload_queue_in_progress{queue=\"%s\"} %lld\n"
-                            "offload_queue_dead{queue=\"%s\"} %lld\noffload_queue_scheduled{queue=\"%s\"} %lld\n",
-                            e[0]->str, e[1]->integer, e[0]->str, e[2]->integer, e[0]->str, e[3]->integer, e[0]->str,
-                            e[4]->integer);
     }
-    view_rates(v->prom, reply);
+    for (size_t f = 0; f < sizeof queue_families / sizeof queue_families[0]; f++)
+        view_family(v->prom, reply, &queue_families[f]);
     v->body = json_pack("{s:o,s:I}", "queues", queues, "workers_alive", (json_int_t)reply->element[0]->integer);
     queues = NULL; /* stolen by json_pack, even when it fails */
     if (v->body == NULL)

@@ -103,6 +103,33 @@ err:
     return -1;
 }
 
+/* Whether every sample line follows its own family's TYPE line, each
+ * family in one group (the text format asks it; OpenMetrics refuses
+ * interleaving). A histogram's samples are NAME_bucket, _sum and _count.
+ * Returns the first offending line, or NULL. */
+static const char *interleaved(const char *page)
+{
+    static char line[256];
+    char family[128] = "";
+    for (const char *p = page; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            snprintf(family, sizeof family, "%.*s", (int)strcspn(line + 7, " "), line + 7);
+        } else if (line[0] != '#' && line[0] != '\0') {
+            size_t fl = strlen(family);
+            const char *rest = line + fl;
+            if (fl == 0 || strncmp(line, family, fl) != 0 ||
+                !(strchr("{ ", rest[0]) || strncmp(rest, "_bucket", 7) == 0 || strncmp(rest, "_sum", 4) == 0 ||
+                  strncmp(rest, "_count", 6) == 0))
+                return line;
+        }
+        p += n + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
 static void want(const char *method, const char *path, const char *body, long code)
 {
     struct http_resp r;
@@ -136,6 +163,8 @@ START_TEST(metrics_pass_promtool)
     /* the page is the one meant: queue lines and requests by code are in it */
     ck_assert_msg(strstr(r.body, "offload_queue_depth{queue=\"lint_other\"} 1") != NULL, "%.3000s", r.body);
     ck_assert_msg(strstr(r.body, "code=\"400\"") != NULL, "%.3000s", r.body);
+    const char *bad = interleaved(r.body);
+    ck_assert_msg(bad == NULL, "a sample outside its family's group: %s", bad ? bad : "");
     int status = promtool_check(tool, r.body, r.len, lint, sizeof lint);
     ck_assert_msg(status != -1, "could not run %s", tool);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0 && lint[0] == '\0'))

@@ -20,6 +20,10 @@ CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 COMMON_SRC := $(wildcard common/*.c)
 API_SRC := $(filter-out api/main.c,$(wildcard api/*.c))
+# The dashboard's files, built into libapi as C arrays (see below).
+UI_FILES := $(sort $(wildcard ui/*))
+UI_GEN := $(BUILD)/gen/ui_files.c
+UI_OBJ := $(BUILD)/gen/ui_files.o
 WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
 LOADGEN_SRC := $(filter-out loadgen/main.c loadgen/slowsvc.c,$(wildcard loadgen/*.c))
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -51,7 +55,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
-$(LIBAPI): $(call obj,$(API_SRC))
+$(LIBAPI): $(call obj,$(API_SRC)) $(UI_OBJ)
 $(LIBWORKER): $(call obj,$(WORKER_SRC))
 $(LIBLOADGEN): $(call obj,$(LOADGEN_SRC))
 $(LIBCLI): $(call obj,$(CLI_SRC))
@@ -59,6 +63,15 @@ $(LIBHARNESS): $(call obj,$(HARNESS_SRC))
 $(BUILD)/lib%.a: $(BUILD)/empty.o
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
+
+# The dashboard's files (ui/*) as C (tools/embed.sh), served by api/ui.c:
+# regenerated when a file, the folder (a file added or removed) or the
+# script changes.
+$(UI_GEN): tools/embed.sh ui $(UI_FILES)
+	@mkdir -p $(dir $@)
+	./tools/embed.sh $(UI_FILES) >$@.tmp && mv $@.tmp $@
+$(UI_OBJ): $(UI_GEN)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/empty.o:
 	@mkdir -p $(dir $@)

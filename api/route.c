@@ -24,6 +24,8 @@ static const struct {
     {"/readyz", ROUTE_READYZ, RM_GET | RM_HEAD},
     {"/metrics", ROUTE_METRICS, RM_GET | RM_HEAD},
     {"/info", ROUTE_INFO, RM_GET | RM_HEAD},
+    {"/ui", ROUTE_UI, RM_GET | RM_HEAD}, /* "/ui/" too: one trailing slash is tolerated */
+    {"/ui/{file}", ROUTE_UI_FILE, RM_GET | RM_HEAD},
 };
 
 /* Whether path[0..len) fits pattern; the {segment}'s text goes to arg. */

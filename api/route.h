@@ -4,7 +4,7 @@
  * matcher can be unit-tested and fuzzed apart from the server. */
 #include <stddef.h>
 
-#define ROUTE_ARG_MAX 72 /* bytes of a path's {id}, {queue} or {name}, NUL included */
+#define ROUTE_ARG_MAX 72 /* bytes of a path's {id}, {queue}, {name} or {file}, NUL included */
 
 enum route {
     ROUTE_NONE,       /* 404 */
@@ -22,6 +22,8 @@ enum route {
     ROUTE_SCHEDULES,  /* /schedules */
     ROUTE_SCHEDULE,   /* /schedules/{name} */
     ROUTE_WORKERS,    /* /workers */
+    ROUTE_UI,         /* /ui: the dashboard's page */
+    ROUTE_UI_FILE,    /* /ui/{file}: the dashboard's other files */
     ROUTE_COUNT
 };
 
@@ -36,7 +38,7 @@ enum route_method {
 struct route_match {
     enum route route;
     int allowed;       /* RM_* bits the route accepts */
-    char id[ROUTE_ARG_MAX]; /* the {id}, {queue} or {name} segment, as sent (the handler checks it) */
+    char id[ROUTE_ARG_MAX]; /* the {id}, {queue}, {name} or {file} segment, as sent (the handler checks it) */
 };
 
 /* Matches a path (without query). Returns 0 when the route exists (check

@@ -30,6 +30,7 @@
 #include "api/route.h"
 #include "api/schedules.h"
 #include "api/serial.h"
+#include "api/ui.h"
 #include "api/waiters.h"
 #include "api/workers.h"
 #include "common/clock.h"
@@ -212,6 +213,12 @@ static void server_request_cb(struct evhttp_request *req, void *arg)
     }
     if (m.route == ROUTE_READYZ) {
         handle_readyz(r);
+        return;
+    }
+    /* The dashboard's files hold no data: no token, so the page can load
+     * and then ask for the token the data routes need. */
+    if (m.route == ROUTE_UI || m.route == ROUTE_UI_FILE) {
+        ui_handle(r, m.route == ROUTE_UI ? NULL : m.id);
         return;
     }
     if (m.route == ROUTE_METRICS && app->cfg.metrics_public) {

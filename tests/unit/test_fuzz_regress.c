@@ -7,7 +7,7 @@
  *   url     none, or letters of r h a      (redis_url_parse, http_url_parse,
  *                                           addr_parse accept it)
  *   config  ok | exit | err                (config_parse without positionals)
- *   route   none | job, dead, deadretry, schedule (the patterned routes) | a fixed route's label without '/' (jobs, healthz...)
+ *   route   none | job, dead, deadretry, schedule, uifile (the patterned routes) | a fixed route's label without '/' (jobs, healthz...)
  *   cron    ok | err                       (cron_parse returns 0 | -1)
  * Regression inputs keep libFuzzer's names and are checked for invariants
  * only. Files are found under $OFFLOAD_SRC, or the current directory (the
@@ -95,7 +95,8 @@ static bool expect_route(const char *token, int *want)
     } patterned[] = {{"job", ROUTE_JOB},
                      {"dead", ROUTE_DEAD},
                      {"deadretry", ROUTE_DEAD_RETRY},
-                     {"schedule", ROUTE_SCHEDULE}};
+                     {"schedule", ROUTE_SCHEDULE},
+                     {"uifile", ROUTE_UI_FILE}};
     for (size_t i = 0; i < sizeof patterned / sizeof patterned[0]; i++) {
         if (strcmp(token, patterned[i].token) == 0) {
             *want = patterned[i].route;

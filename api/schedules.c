@@ -40,11 +40,9 @@ static json_t *schedules_view(const redisReply *h)
                 backoff = json_object();
             json_object_set_new(backoff, k[8] == 'b' ? "base" : "max", json_real(strtod(s, NULL) / 1e3));
         } else if (strcmp(k, "next_tick") == 0 || strcmp(k, "last_tick") == 0) {
-            double us = strtod(s, NULL);
-            json_object_set_new(v, k[0] == 'n' ? "next_run_at" : "last_run_at",
-                                us > 0 && us < 1e18 ? json_real(us / 1e6) : json_null());
+            json_object_set_new(v, k[0] == 'n' ? "next_run_at" : "last_run_at", job_time_json(s)); /* "inf": null */
         } else if (strcmp(k, "created_at") == 0 || strcmp(k, "updated_at") == 0) {
-            json_object_set_new(v, k, json_real(strtod(s, NULL) / 1e6));
+            json_object_set_new(v, k, job_time_json(s));
         } else {
             json_object_set_new(v, k, json_string(s)); /* name, cron, queue, task, payload, last_job */
         }

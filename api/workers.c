@@ -26,12 +26,6 @@ static const char *hash_get(const redisReply *h, const char *name)
     return NULL;
 }
 
-/* A time field in Unix µs as Unix seconds, or null when unset. New reference. */
-static json_t *time_json(const char *us)
-{
-    return us && us[0] ? json_real(strtod(us, NULL) / 1e6) : json_null();
-}
-
 /* "a,b,c" as ["a","b","c"] ([] when NULL or empty). New reference or NULL. */
 static json_t *list_json(const char *s)
 {
@@ -56,18 +50,18 @@ static json_t *worker_json(const char *id, const redisReply *h, double beat_us, 
     const char *task = hash_get(h, "job_task"), *host = hash_get(h, "host"), *reason = hash_get(h, "reason");
     double age_s = ((double)now_us - beat_us) / 1e6; /* another machine's clock may be ahead: 0 then */
     json_t *running = job ? json_pack("{s:s,s:s,s:o}", "id", job, "task", task ? task : "", "since",
-                                      time_json(hash_get(h, "job_since")))
+                                      job_time_json(hash_get(h, "job_since")))
                           : json_null();
     json_t *v = json_pack("{s:s,s:o,s:o,s:o*,s:o*,s:o,s:o,s:o,s:b,s:I,s:I,s:o*}", "id", id, "host",
                           host ? json_string(host) : json_null(), "pid",
                           pid ? json_integer(strtoll(pid, NULL, 10)) : json_null(), "queues",
                           list_json(hash_get(h, "queues")), "tasks", list_json(hash_get(h, "tasks")), "started_at",
-                          time_json(hash_get(h, "started_at")), "heartbeat_at",
+                          job_time_json(hash_get(h, "started_at")), "heartbeat_at",
                           beat_us < 0 ? json_null() : json_real(beat_us / 1e6), "heartbeat_age_s",
                           beat_us < 0 ? json_null() : json_real(age_s > 0 ? age_s : 0), "alive", alive,
                           "jobs_done", (json_int_t)(done ? strtoll(done, NULL, 10) : 0), "jobs_failed",
                           (json_int_t)(failed ? strtoll(failed, NULL, 10) : 0), "job", running);
-    if (v && ended && (json_object_set_new(v, "ended_at", time_json(ended)) != 0 ||
+    if (v && ended && (json_object_set_new(v, "ended_at", job_time_json(ended)) != 0 ||
                        json_object_set_new(v, "reason", json_string(reason ? reason : "")) != 0)) {
         json_decref(v);
         return NULL;

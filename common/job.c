@@ -475,6 +475,12 @@ static json_t *us_to_seconds(long long us)
     return json_real((double)us / 1e6);
 }
 
+json_t *job_time_json(const char *us)
+{
+    long long i;
+    return us && parse_i64(us, strlen(us), &i) ? us_to_seconds(i) : json_null();
+}
+
 /* How a stored field is shown in JSON. */
 enum value_kind {
     V_TEXT, /* string */

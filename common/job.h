@@ -133,6 +133,11 @@ void job_specs_free(struct job_spec *specs, size_t n);
 json_t *job_to_json(const char *const *fields, const size_t *field_lens,
                     const char *const *values, const size_t *value_lens, size_t npairs);
 
+/* A stored time (Unix µs as text) as Unix seconds with µs precision, the way
+ * job views show times; null when us is NULL or not an integer (e.g. "inf").
+ * New reference (NULL only on OOM). */
+json_t *job_time_json(const char *us);
+
 /* json_dumps flags for a job view: 16 significant digits print microsecond
  * timestamps as 1732571000.1 or 1732571000.123456 (jansson's default of 17
  * can print 1732571000.0999999 for the same number). */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "tests/unit/api_unit.h"
+#include "tests/unit/loop_unit.h"
 #include "tests/unit/unit.h"
 
 #define WAIT_MS 10000 /* watchdog for anything that should take milliseconds */

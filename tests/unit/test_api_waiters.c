@@ -20,7 +20,7 @@
 #include "common/jobid.h"
 #include "common/url.h"
 #include "tests/harness/harness.h"
-#include "tests/unit/api_unit.h"
+#include "tests/unit/loop_unit.h"
 
 #define PREFIX "wt:"
 #define WAIT_MS 10000  /* watchdog for anything that should take milliseconds */

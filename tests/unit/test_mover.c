@@ -19,7 +19,7 @@
 #include "common/scripts.h"
 #include "common/url.h"
 #include "tests/harness/harness.h"
-#include "tests/unit/api_unit.h"
+#include "tests/unit/loop_unit.h"
 
 #define PREFIX "mv:"
 #define WAIT_MS 10000 /* watchdog for what should take at most a second */

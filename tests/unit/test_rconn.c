@@ -4,7 +4,7 @@
  * the deadline and the connection is made again after SIGCONT; a killed and
  * restarted Redis is reconnected; a Redis that may evict keys is refused;
  * the unsent-command bound; SUBSCRIBE; rconn_free. Every wait is bounded by
- * a watchdog (api_unit.h) with room for a slow, noisy machine; no test
+ * a watchdog (loop_unit.h) with room for a slow, noisy machine; no test
  * asserts that something happens *fast*, only within a generous bound or
  * never before the deadline. */
 #include "common/rconn.h"
@@ -23,7 +23,7 @@
 #include "common/scripts.h"
 #include "common/url.h"
 #include "tests/harness/harness.h"
-#include "tests/unit/api_unit.h"
+#include "tests/unit/loop_unit.h"
 
 #define CONN_NAME "unit-rconn"
 #define READY_MS 15000   /* connect + setup, or a reconnect after Redis is back */

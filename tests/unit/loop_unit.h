@@ -1,6 +1,6 @@
-#ifndef OFFLOAD_TESTS_API_UNIT_H
-#define OFFLOAD_TESTS_API_UNIT_H
-/* Helpers for the unit tests of api/ modules that run on a libevent loop
+#ifndef OFFLOAD_TESTS_LOOP_UNIT_H
+#define OFFLOAD_TESTS_LOOP_UNIT_H
+/* Helpers for the unit tests of modules that run on a libevent loop
  * (header-only, like unit.h). Every wait is bounded by a watchdog timer, as
  * hiredis's test.c drives its async code: a test that waits for something
  * that never happens fails instead of hanging. */
@@ -10,34 +10,34 @@
 
 #include "common/clock.h"
 
-typedef bool api_unit_pred(void *arg);
+typedef bool loop_unit_pred(void *arg);
 
-static inline void api_unit_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+static inline void loop_unit_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     *(bool *)arg = true;
 }
 
-static inline void api_unit_tick_cb(evutil_socket_t fd, short what, void *arg)
+static inline void loop_unit_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     (void)arg;
 }
 
-#define API_UNIT_POLL_MS 10 /* how often done() is looked at when nothing else happens */
+#define LOOP_UNIT_POLL_MS 10 /* how often done() is looked at when nothing else happens */
 
 /* Turns base's loop until done(arg) is true or timeout_ms have passed (the
  * watchdog fires). A 10 ms tick makes the loop turn, so done() may also
  * look at things outside the loop (another thread, a Redis server).
  * Returns whether done(arg) became true. */
-static inline bool loop_until(struct event_base *base, api_unit_pred *done, void *arg, int64_t timeout_ms)
+static inline bool loop_until(struct event_base *base, loop_unit_pred *done, void *arg, int64_t timeout_ms)
 {
     bool fired = false;
-    struct event *watchdog = evtimer_new(base, api_unit_watchdog_cb, &fired);
-    struct event *tick = event_new(base, -1, EV_PERSIST, api_unit_tick_cb, NULL);
-    struct timeval tv = clock_ms_timeval(timeout_ms), poll = clock_ms_timeval(API_UNIT_POLL_MS);
+    struct event *watchdog = evtimer_new(base, loop_unit_watchdog_cb, &fired);
+    struct event *tick = event_new(base, -1, EV_PERSIST, loop_unit_tick_cb, NULL);
+    struct timeval tv = clock_ms_timeval(timeout_ms), poll = clock_ms_timeval(LOOP_UNIT_POLL_MS);
     ck_assert_ptr_nonnull(watchdog);
     ck_assert_ptr_nonnull(tick);
     ck_assert_int_eq(evtimer_add(watchdog, &tv), 0);
@@ -49,7 +49,7 @@ static inline bool loop_until(struct event_base *base, api_unit_pred *done, void
     return done(arg);
 }
 
-static inline bool api_unit_never(void *arg)
+static inline bool loop_unit_never(void *arg)
 {
     (void)arg;
     return false;
@@ -58,7 +58,7 @@ static inline bool api_unit_never(void *arg)
 /* Runs base's loop for ms milliseconds (for "this does not happen" checks). */
 static inline void loop_for(struct event_base *base, int64_t ms)
 {
-    loop_until(base, api_unit_never, NULL, ms);
+    loop_until(base, loop_unit_never, NULL, ms);
 }
 
 #endif

@@ -41,7 +41,7 @@ LIBHARNESS := $(BUILD)/libharness.a
 
 PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc $(BIN)/offload
 
-.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose
+.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose test-ui
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -151,6 +151,13 @@ demo: all
 
 test-compose:
 	@./tests/compose/run.sh
+
+# The dashboard in headless Chromium against a real stack (tests/ui/test_ui.py);
+# screenshots under UI_OUT. Installs Chromium, its driver and Selenium when missing.
+UI_OUT ?= out
+test-ui: build
+	@./tools/deps.sh ui
+	@/usr/bin/python3 tests/ui/test_ui.py --bin $(BIN) --out $(UI_OUT)
 
 # libFuzzer targets (fuzz/*.c, built with clang by fuzz/run.sh), each run for
 # FUZZ_SECONDS; fails if any found a crash (inputs under fuzz/crashes/).

@@ -7,10 +7,15 @@
 # prometheus brings promtool, which lints /metrics (tests/integration/test_metrics_lint.c);
 # its own server is stopped and disabled right after it is installed.
 # `deps.sh bench` also wants what make bench and make demo use (wrk, python3, bc).
+# `deps.sh ui` also wants what make test-ui drives: Chromium, its driver and
+# Selenium for Debian's own python3 (/usr/bin/python3, whatever python3 is first on PATH).
 set -eu
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl python3 prometheus systemd"
 if [ "${1:-}" = bench ]; then
   PKGS="$PKGS wrk bc"
+fi
+if [ "${1:-}" = ui ]; then
+  PKGS="$PKGS chromium chromium-driver python3-selenium"
 fi
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
@@ -32,6 +37,12 @@ if [ "${1:-}" = bench ]; then
   for cmd in wrk bc; do
     command -v "$cmd" >/dev/null 2>&1 || missing="${missing:-$cmd}"
   done
+fi
+if [ "${1:-}" = ui ]; then
+  for cmd in chromium chromedriver; do
+    command -v "$cmd" >/dev/null 2>&1 || missing="${missing:-$cmd}"
+  done
+  /usr/bin/python3 -c 'import selenium' >/dev/null 2>&1 || missing="${missing:-python3-selenium}"
 fi
 [ -z "$missing" ] && exit 0
 echo "deps: '$missing' not found" >&2

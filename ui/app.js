@@ -15,6 +15,7 @@ const CHART_POINTS = 300;     // 5 minutes of 1 s samples, kept in memory only
 const DEAD_LIMIT = 10;        // latest failures shown per queue
 const DEAD_QUEUES_MAX = 20;   // queues whose failures are fetched per poll
 const TOKEN_KEY = 'offload-token';
+const NOTICE_MS = 15000;     // how long an action's message stays
 
 const $ = (id) => document.getElementById(id);
 const samples = [];           // [{t, in, out}], oldest first
@@ -110,6 +111,43 @@ function ago(s) {
   return (s / 3600).toFixed(1) + ' h';
 }
 
+// A job id as a link that looks the job up in the job card; long ids are
+// shortened on screen (the whole id is the link's title).
+function jobLink(id, label) {
+  const a = el('a', label || shortId(id), 'job-link');
+  a.href = '#job-card';
+  a.title = id;
+  a.dataset.id = id;
+  a.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    $('job-id').value = id;
+    lookup(id);
+    $('job-card').scrollIntoView({ block: 'nearest' });
+  });
+  return a;
+}
+
+function shortId(id) {
+  return id && id.length > 12 ? id.slice(0, 12) + '…' : id;
+}
+
+function cell(child, cls) {
+  const td = el('td', null, cls);
+  td.append(child);
+  return td;
+}
+
+// What the last action did (retry, discard, cancel): stays NOTICE_MS, unlike
+// the status, which every poll rewrites.
+let noticeTimer = null;
+function notice(text, bad) {
+  const n = $('notice');
+  n.textContent = text;
+  n.classList.toggle('error', !!bad);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { n.textContent = ''; }, NOTICE_MS);
+}
+
 function setStatus(text, bad) {
   const s = $('status');
   s.textContent = text;
@@ -132,7 +170,8 @@ function showQueues(q) {
     return row([el('td', n), num(s.depth), num(s.in_progress), num(s.scheduled), num(s.dead),
                 num(s.in_per_s, 2), num(s.out_per_s, 2)]);
   }));
-  $('workers-alive').textContent = '· ' + (q.workers_alive || 0) + ' workers alive';
+  const alive = q.workers_alive || 0;
+  $('workers-alive').textContent = '· ' + alive + (alive === 1 ? ' worker alive' : ' workers alive');
   samples.push({ t: Date.now(), in: tin, out: tout });
   while (samples.length > CHART_POINTS) samples.shift();
   drawChart();
@@ -141,13 +180,14 @@ function showQueues(q) {
 
 function showWorkers(w) {
   const now = Date.now() / 1000;
+  const job = (x, none) => (x.job ? cell(jobLink(x.job.id, x.job.task + ' ' + shortId(x.job.id)), 'id') : el('td', none));
   const rows = (w.workers || []).map((x) => row([
-    el('td', x.id, 'id'), el('td', x.host), el('td', x.job ? x.job.task + ' ' + x.job.id : 'idle', x.job ? 'id' : null),
+    el('td', x.id, 'wid'), el('td', x.host), job(x, 'idle'),
     el('td', x.job ? ago(now - x.job.since) : '–'), num(x.jobs_done), num(x.jobs_failed), el('td', ago(x.heartbeat_age_s)),
   ]));
   for (const x of (w.dead || []).slice(0, 10)) {
     rows.push(row([
-      el('td', x.id, 'id'), el('td', x.host), el('td', x.job ? x.job.task + ' ' + x.job.id : '–'),
+      el('td', x.id, 'wid'), el('td', x.host), job(x, '–'),
       el('td', 'ended ' + when(x.ended_at)), num(x.jobs_done), num(x.jobs_failed), el('td', x.reason || 'dead'),
     ], 'gone'));
   }
@@ -164,7 +204,7 @@ async function showDead(queues) {
   for (const l of lists) for (const j of l.jobs || []) jobs.push([l.queue, j]);
   jobs.sort((a, b) => (b[1].finished_at || 0) - (a[1].finished_at || 0));
   fill($('dead').tBodies[0], jobs.map(([q, j]) => row([
-    el('td', q), el('td', j.id, 'id'), el('td', j.task), el('td', j.error, 'err'), el('td', when(j.finished_at)),
+    el('td', q), cell(jobLink(j.id), 'id'), el('td', j.task), el('td', j.error, 'err'), el('td', when(j.finished_at)),
     (() => {
       const td = el('td');
       td.append(button('retry', () => act('POST', '/queues/' + encodeURIComponent(q) + '/dead/retry', j.id)),
@@ -180,10 +220,10 @@ async function showDead(queues) {
 async function act(method, path, id) {
   try {
     await api(method, path, { ids: [id] });
-    setStatus((method === 'POST' ? 'retried ' : 'discarded ') + id);
+    notice((method === 'POST' ? 'retried ' : 'discarded ') + id);
     poll();
   } catch (e) {
-    if (!(e instanceof AuthNeeded)) setStatus(e.message, true);
+    if (!(e instanceof AuthNeeded)) notice(e.message, true);
   }
 }
 
@@ -233,7 +273,7 @@ async function lookup(id) {
     }
     $('job-cancel').hidden = !(j.state === 'queued' || j.state === 'scheduled');
     fill($('history').tBodies[0], (j.history || []).map((a) => row([
-      num(a.attempt), el('td', a.worker, 'id'), el('td', when(a.started_at)), el('td', when(a.ended_at)),
+      num(a.attempt), el('td', a.worker, 'wid'), el('td', when(a.started_at)), el('td', when(a.ended_at)),
       el('td', a.outcome), el('td', a.error, 'err'),
     ])));
     $('job').hidden = false;
@@ -256,7 +296,7 @@ $('job-cancel').addEventListener('click', async () => {
   const id = shownJob.id;
   try {
     await api('DELETE', '/jobs/' + encodeURIComponent(id));
-    setStatus('cancelled ' + id);
+    notice('cancelled ' + id);
   } catch (e) {
     if (e instanceof AuthNeeded) return;
     $('job-msg').textContent = e.message;

@@ -358,6 +358,28 @@ START_TEST(stats_and_top)
 }
 END_TEST
 
+/* top on a terminal (script(1) gives it a pseudo-terminal), as a user runs
+ * it: each frame clears the screen and starts at the top, and Ctrl-C (a
+ * SIGINT, sent by timeout 2.5 s in) ends it at once with status 0. */
+START_TEST(top_redraws_a_terminal_until_ctrl_c)
+{
+    struct cmdrun r;
+    char cmd[256];
+    up(1, NULL);
+    snprintf(cmd, sizeof cmd, "timeout --preserve-status -s INT 2.5 %s %s top; echo \"top exited $?\"",
+             harness_bin("offload"), api_flag);
+    const char *const argv[] = {"script", "-qec", cmd, "/dev/null", NULL};
+    ck_assert_int_eq(cmdrun_exec(argv, NULL, CLI_RUN_TIMEOUT_MS, &r), 0);
+    expect(&r, 0, "script top");
+    expect_in(r.out, "top exited 0", "Ctrl-C ends top with status 0");
+    ck_assert_msg(count(r.out, "\033[H\033[2Joffload top") >= 2, "want at least two frames, each clearing the screen:\n%s",
+                  r.out);
+    expect_in(r.out, "default", "top shows the queue");
+    cmdrun_free(&r);
+    down();
+}
+END_TEST
+
 START_TEST(schedules_listed)
 {
     struct cmdrun r;
@@ -410,6 +432,7 @@ int main(void)
     tcase_add_test(tc, exit_status_says_how_the_job_ended);
     tcase_add_test(tc, dead_ls_retry_purge);
     tcase_add_test(tc, stats_and_top);
+    tcase_add_test(tc, top_redraws_a_terminal_until_ctrl_c);
     tcase_add_test(tc, schedules_listed);
     tcase_add_test(tc, token_by_flag_and_env);
     suite_add_tcase(s, tc);

@@ -122,22 +122,29 @@
     "    f[11] or ''}\n" \
     "end\n"
 
-/* Takes the next queued job for worker w from the queues named in
- * ARGV[first..]: LMOVE into its wip list (reliable fetch), then the START
- * step. Ids of jobs cancelled or gone meanwhile are dropped on the way.
- * Returns {id} followed by START's fields, or nil. */
+/* Takes up to n queued jobs for worker w from the queues named in
+ * ARGV[first..], highest priority first: LMOVE into its wip list (reliable
+ * fetch), then the START step. Ids of jobs cancelled or gone meanwhile are
+ * dropped on the way. Appends {id} followed by START's fields per job to
+ * out (which may hold a reply's head already); returns out, or nil when
+ * nothing was taken and out is empty. */
 #define LUA_TAKE LUA_START \
-    "local function take(w, now, first)\n" \
-    "  local wip = P .. 'wip:' .. w\n" \
+    "local function take(w, now, first, n, out)\n" \
+    "  local wip, got = P .. 'wip:' .. w, 0\n" \
     "  for i = first, #ARGV do\n" \
-    "    while true do\n" \
+    "    while got < n do\n" \
     "      local id = redis.call('LMOVE', P .. 'q:' .. ARGV[i], wip, 'RIGHT', 'LEFT')\n" \
     "      if not id then break end\n" \
     "      local s = start(id, w, now)\n" \
-    "      if s then table.insert(s, 1, id); return s end\n" \
+    "      if s then\n" \
+    "        out[#out + 1] = id\n" \
+    "        for _, v in ipairs(s) do out[#out + 1] = v end\n" \
+    "        got = got + 1\n" \
+    "      end\n" \
     "    end\n" \
     "  end\n" \
-    "  return nil\n" \
+    "  if #out == 0 then return nil end\n" \
+    "  return out\n" \
     "end\n"
 
 /* The wait before retrying after attempt a (>= 1) of job jk, in µs: its
@@ -167,7 +174,7 @@
  * is added to the job's history. Empty arguments store nothing:
  * digest..wall are burn's, res/rkind a user task's output. */
 #define LUA_FINISH LUA_BACKOFF \
-    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run, jitter)\n" \
+    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run, jitter, began)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts',\n" \
@@ -175,6 +182,7 @@
     "  local cur, hist = f[1], nil\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then job_ended(w, nil); return 0 end\n" \
     "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then job_ended(w, nil); return 2 end\n" \
+    "  if began and began ~= '' then f[7] = began; redis.call('HSET', jk, 'started_at', began) end\n" \
     "  if not f[2] then\n" \
     "    st = 'failed'; err = 'malformed job: no queue'\n" \
     "  end\n" \
@@ -370,18 +378,39 @@ static const char start_lua[] = LUA_PRELUDE LUA_START
 
 static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
     "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
-    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])\n";
+    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16])\n";
 
 static const char take_lua[] = LUA_PRELUDE LUA_TAKE
-    "return take(ARGV[2], ARGV[3], 4)\n";
+    "return take(ARGV[2], ARGV[3], 5, tonumber(ARGV[4]) or 1, {})\n";
 
 static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
     "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7],\n"
-    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])\n"
-    "local nxt = take(ARGV[3], ARGV[4], 16)\n"
-    "if not nxt then return {done} end\n"
-    "table.insert(nxt, 1, done)\n"
-    "return nxt\n";
+    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16])\n"
+    "return take(ARGV[3], ARGV[4], 18, tonumber(ARGV[17]) or 1, {done})\n";
+
+/* Hands jobs that worker ARGV[2] took ahead (prefetched) but did not run
+ * back to the front of their queues, in the order taken, as if never
+ * taken: out of its wip list, queued, the attempt START counted undone.
+ * A job no longer running by the worker at that attempt is only taken out
+ * of the wip list. */
+static const char untake_lua[] = LUA_PRELUDE
+    "local w, back = ARGV[2], 0\n"
+    "local wip = P .. 'wip:' .. w\n"
+    "for i = #ARGV - 1, 3, -2 do\n"
+    "  local id, run = ARGV[i], ARGV[i + 1]\n"
+    "  if redis.call('LREM', wip, 0, id) > 0 then\n"
+    "    local jk = jobkey(id)\n"
+    "    local f = redis.call('HMGET', jk, 'state', 'worker', 'attempts', 'queue')\n"
+    "    if f[1] == 'running' and f[2] == w and f[3] == run and f[4] then\n"
+    "      redis.call('HSET', jk, 'state', 'queued', 'attempts', tostring(math.max(0, tonumber(run) - 1)))\n"
+    "      redis.call('HDEL', jk, 'started_at')\n"
+    "      redis.call('RPUSH', P .. 'q:' .. f[4], id)\n"
+    "      redis.call('SADD', P .. 'queues', f[4])\n"
+    "      back = back + 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return back\n";
 
 /* A worker's end: unless it lives on (ARGV[7] 'alive': a reconnect), its
  * record becomes P..'workers:dead:'..w with ended_at, reason and its last
@@ -672,6 +701,7 @@ static const struct {
     [SCRIPT_SCHEDULE_DEL] = {"schedule_del", schedule_del_lua},
     [SCRIPT_WORKERS] = {"workers", workers_lua},
     [SCRIPT_DEAD_LIST] = {"dead_list", dead_list_lua},
+    [SCRIPT_UNTAKE] = {"untake", untake_lua},
 };
 
 const char *script_source(enum script_id id)

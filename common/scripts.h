@@ -9,7 +9,7 @@
 #define SCRIPT_ENQUEUE_HEAD 6    /* SCRIPT_ENQUEUE's values before the jobs' */
 #define SCRIPT_ENQUEUE_STRIDE 15 /* values per job */
 #define SCRIPT_START_FIELDS 8    /* elements of SCRIPT_START's reply */
-#define SCRIPT_FINISH_ARGC 15    /* SCRIPT_FINISH's arguments */
+#define SCRIPT_FINISH_ARGC 16    /* SCRIPT_FINISH's arguments */
 #define SCRIPT_PROMOTE_HEAD 5    /* SCRIPT_PROMOTE's reply before the due schedules */
 #define SCRIPT_QUEUES_STRIDE 7   /* SCRIPT_QUEUES's values per queue */
 #define SCRIPT_FLOW_WINDOW_S 60  /* seconds SCRIPT_QUEUES sums jobs in and out over */
@@ -51,7 +51,9 @@ enum script_id {
     /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry|requeue),
      * digest, iterations, cpu_ms, wall_ms, error, result, result_kind, run
      * (the attempt number START gave this run; '' skips that check), jitter
-     * (a uniform draw in [0, 1) for the backoff) (SCRIPT_FINISH_ARGC in all;
+     * (a uniform draw in [0, 1) for the backoff), began (µs: when the run
+     * really began, for a job taken ahead of it; '' keeps START's time)
+     * (SCRIPT_FINISH_ARGC in all;
      * empty values are not stored). Only the job's current run may finish
      * it: a job no longer running by this worker at this attempt (recovered
      * meanwhile) replies 2 and is left alone (the late result is dropped).
@@ -83,15 +85,17 @@ enum script_id {
      * over the last SCRIPT_FLOW_WINDOW_S complete seconds}. Forgets queues
      * empty (nothing queued, scheduled or dead) for a minute. */
     SCRIPT_QUEUES,
-    /* ARGV: prefix, worker_id, now_us, queue names in priority order.
-     * Reliable fetch and START in one step, without blocking: LMOVE from the
-     * first non-empty queue into the worker's wip list and mark the job
-     * running. Replies {id} + SCRIPT_START's reply, or nil when
-     * every queue is empty (then BLMOVE + SCRIPT_START). */
+    /* ARGV: prefix, worker_id, now_us, n, queue names in priority order.
+     * Reliable fetch and START in one step, without blocking: LMOVE up to
+     * n jobs, from the first non-empty queues, into the worker's wip list
+     * and mark them running. Replies, per job taken, {id} + SCRIPT_START's
+     * reply, all in one flat array; or nil when every queue is empty (then
+     * BLMOVE + SCRIPT_START). */
     SCRIPT_TAKE,
-    /* ARGV: SCRIPT_FINISH's, then queue names in priority order.
-     * FINISH, then TAKE in the same step: one round trip per job while the
-     * queues are busy. Replies {finished (1|0)} or {finished} + TAKE's. */
+    /* ARGV: SCRIPT_FINISH's, then n, then queue names in priority order.
+     * FINISH, then TAKE in the same step: one round trip per job (per n
+     * jobs) while the queues are busy. Replies {finished (1|0|2)} followed
+     * by TAKE's elements. */
     SCRIPT_FINISH_TAKE,
     /* ARGV: prefix, limit. Moves scheduled jobs due by Redis's clock to
      * their queues; replies {moved, taken, now_us, next job due or '', next
@@ -126,6 +130,12 @@ enum script_id {
     /* ARGV: prefix, queue, limit. Replies {dead jobs of the queue, then the
      * HGETALL of each of the newest `limit` (expired ones skipped)}. */
     SCRIPT_DEAD_LIST,
+    /* ARGV: prefix, worker_id, then id, run (the attempt number START gave
+     * it) per job taken ahead and not run, in the order taken. Puts each
+     * back at the front of its queue, queued, its attempt not counted
+     * (the order kept: the first taken is the next out). Replies how many
+     * went back. */
+    SCRIPT_UNTAKE,
     SCRIPT_COUNT
 };
 

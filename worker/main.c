@@ -49,7 +49,8 @@ int main(int argc, char **argv)
     static struct worker_config cfg;
     const char *redis = "redis://127.0.0.1:6379", *queues = "default", *clock = "cpu";
     const char *prefix = "offload:", *id = NULL;
-    long procs = 1, task_nice = 0;
+    long procs = 1, task_nice = 0, prefetch = WORKER_PREFETCH_DEFAULT;
+    cfg.prefetch_hold_ms = WORKER_PREFETCH_HOLD_MS;
     cfg.lease_ms = DEFAULTS_LEASE_MS;
     cfg.heartbeat_ms = 1000;
     cfg.redis_timeout_ms = 2000;
@@ -91,6 +92,12 @@ int main(int argc, char **argv)
          "since accepted jobs could vanish)"},
         {"result-ttl", 0, "RESULT_TTL", OPT_DURATION, &ttl_ms, 1000, 365 * 24 * 3600 * 1000.0,
          "how long finished jobs stay readable (3600s)"},
+        {"prefetch", 0, "WORKER_PREFETCH", OPT_INT, &prefetch, 1, WORKER_PREFETCH_MAX,
+         "jobs taken in one round trip and held while short ones run; results go out as each "
+         "ends, their replies read once per batch (1: one job per round trip) (16)"},
+        {"prefetch-hold", 0, "WORKER_PREFETCH_HOLD", OPT_DURATION, &cfg.prefetch_hold_ms, 1, 3600 * 1000.0,
+         "a job running this long hands the jobs held behind it back to their queues, and the "
+         "next take is of one job until runs are short again (50ms)"},
         {"prefix", 0, "REDIS_PREFIX", OPT_STR, &prefix, 0, 0, "Redis key prefix (offload:)"},
         {"id", 0, "WORKER_ID", OPT_STR, &id, 0, 0,
          "worker id (hostname-pid-random; with --procs, <id>-<slot>)"},
@@ -119,6 +126,7 @@ int main(int argc, char **argv)
     }
     cfg.task_nice = (int)task_nice;
     cfg.max_result = (size_t)max_result;
+    cfg.prefetch = (int)prefetch;
     if (task_clock_parse(clock, &cfg.clock) != 0)
         return usage_error("--task-clock: must be cpu or wall");
     if (!job_prefix_valid(prefix)) {

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "worker/settings.h"
 
 #define BACKOFF_FIRST_MS 100    /* first retry after a failure */
 #define BACKOFF_SLICE_MS 50     /* how often a backoff sleep checks its stop condition */
@@ -354,27 +355,41 @@ redisReply *redis_conn_argv(struct redis_conn *rc, int argc, const char **argv,
     return conn_argv(rc, argc, argv, lens, what);
 }
 
-#define EVAL_ARGS_MAX 16 /* the longest script call (finish) has 11 ARGV */
+/* The longest script calls: FINISH_TAKE (FINISH's, n, the queues) and
+ * UNTAKE (prefix, worker, an id and a run per job held). */
+#define EVAL_ARGS_MAX (SCRIPT_FINISH_ARGC + 1 + WORKER_QUEUES_MAX > 2 + 2 * WORKER_PREFETCH_MAX \
+                           ? SCRIPT_FINISH_ARGC + 1 + WORKER_QUEUES_MAX : 2 + 2 * WORKER_PREFETCH_MAX)
 
-redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
-                            const char **argv, const size_t *lens)
+/* An EVALSHA command line for script id: args/arglens have room for
+ * EVAL_ARGS_MAX + 3. Returns its length, or -1 when argc is out of range. */
+static int eval_line(const struct redis_conn *rc, enum script_id id, int argc, const char **argv,
+                     const size_t *lens, const char **args, size_t *arglens)
 {
     if (argc < 0 || argc > EVAL_ARGS_MAX || (unsigned)id >= SCRIPT_COUNT)
-        return NULL;
-    const char *args[EVAL_ARGS_MAX + 3];
-    size_t arglens[EVAL_ARGS_MAX + 3];
+        return -1;
     args[0] = "EVALSHA";
+    arglens[0] = 7;
+    args[1] = rc->sha[id];
+    arglens[1] = strlen(rc->sha[id]);
     args[2] = "0";
+    arglens[2] = 1;
     for (int i = 0; i < argc; i++) {
         args[3 + i] = argv[i];
         arglens[3 + i] = lens ? lens[i] : strlen(argv[i]);
     }
-    arglens[0] = 7;
-    arglens[2] = 1;
+    return argc + 3;
+}
+
+redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
+                            const char **argv, const size_t *lens)
+{
+    const char *args[EVAL_ARGS_MAX + 3];
+    size_t arglens[EVAL_ARGS_MAX + 3];
     for (int attempt = 0; attempt < 2; attempt++) {
-        args[1] = rc->sha[id];
-        arglens[1] = strlen(rc->sha[id]);
-        redisReply *reply = conn_argv(rc, argc + 3, args, arglens, script_name(id));
+        int n = eval_line(rc, id, argc, argv, lens, args, arglens);
+        if (n < 0)
+            return NULL;
+        redisReply *reply = conn_argv(rc, n, args, arglens, script_name(id));
         if (!reply || reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "NOSCRIPT", 8) != 0 ||
             attempt == 1)
             return reply;
@@ -391,6 +406,37 @@ redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
         }
     }
     return NULL;
+}
+
+int redis_conn_send_eval(struct redis_conn *rc, enum script_id id, int argc, const char **argv,
+                         const size_t *lens)
+{
+    const char *args[EVAL_ARGS_MAX + 3];
+    size_t arglens[EVAL_ARGS_MAX + 3];
+    int n = eval_line(rc, id, argc, argv, lens, args, arglens);
+    if (!rc->ctx || n < 0)
+        return -1;
+    if (redisAppendCommandArgv(rc->ctx, n, args, arglens) != REDIS_OK) {
+        checked(rc, NULL, script_name(id));
+        return -1;
+    }
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(rc->ctx, &done) != REDIS_OK) {
+            checked(rc, NULL, script_name(id));
+            return -1;
+        }
+    return 0;
+}
+
+redisReply *redis_conn_reply(struct redis_conn *rc, const char *what)
+{
+    void *reply = NULL;
+    if (!rc->ctx)
+        return NULL;
+    if (redisGetReply(rc->ctx, &reply) != REDIS_OK)
+        reply = NULL;
+    return checked(rc, reply, what);
 }
 
 const char *redis_conn_reply_err(const redisReply *reply, char *buf, size_t len)

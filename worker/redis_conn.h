@@ -85,6 +85,17 @@ redisReply *redis_conn_argv(struct redis_conn *rc, int argc, const char **argv,
 redisReply *redis_conn_eval(struct redis_conn *rc, enum script_id id, int argc,
                             const char **argv, const size_t *lens);
 
+/* Pipelining: sends EVALSHA of script `id` (as redis_conn_eval, without
+ * its NOSCRIPT retry) and returns without waiting for the reply, which
+ * redis_conn_reply reads later, replies in the order sent. Returns 0 sent,
+ * or -1 when disconnected or the write broke (then rc is closed, as after
+ * a command that got no reply). */
+int redis_conn_send_eval(struct redis_conn *rc, enum script_id id, int argc, const char **argv,
+                         const size_t *lens);
+/* The reply to the oldest command sent and not yet answered, with the
+ * contract of redis_conn_command; `what` names it in logs. */
+redisReply *redis_conn_reply(struct redis_conn *rc, const char *what);
+
 /* An unexpected reply as a logfmt value: the error text quoted into buf, or
  * "unexpected reply" for a reply of the wrong type. Returns buf. */
 const char *redis_conn_reply_err(const redisReply *reply, char *buf, size_t len);

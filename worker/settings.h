@@ -15,6 +15,9 @@
 #define WORKER_QUEUES_MAX 16    /* more priority levels than anyone should need */
 #define WORKER_QUEUES_BUF 1088  /* WORKER_QUEUES_MAX names of JOB_QUEUE_MAX bytes plus commas */
 #define WORKER_REAP_PERIOD_MS 250 /* how often some worker looks for dead ones */
+#define WORKER_PREFETCH_MAX 64  /* jobs a worker may hold at once (--prefetch) */
+#define WORKER_PREFETCH_DEFAULT 16 /* enough to hide a 1 ms round trip behind no-op jobs */
+#define WORKER_PREFETCH_HOLD_MS 50 /* --prefetch-hold's default */
 
 struct worker_config {
     struct redis_url redis;
@@ -35,6 +38,9 @@ struct worker_config {
     int64_t kill_grace_ms;   /* SIGTERM → SIGKILL delay when a task process is stopped */
     size_t max_result;       /* bytes of output a run may produce */
     bool allow_eviction;     /* work with a Redis whose maxmemory-policy may evict keys */
+    int prefetch;            /* jobs held at once, 1..WORKER_PREFETCH_MAX (1: one at a time) */
+    int64_t prefetch_hold_ms; /* a run this long hands the jobs held behind it back, and
+                                 the next take is of one job */
     char id[WORKER_ID_MAX + 1];
 };
 

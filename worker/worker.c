@@ -11,6 +11,8 @@
 #include "common/jobid.h"
 #include "common/log.h"
 #include "worker/handler.h"
+#include "worker/batch.h"
+#include "worker/handback.h"
 #include "worker/heartbeat.h"
 #include "worker/redis_conn.h"
 #include "worker/wmover.h"
@@ -32,6 +34,27 @@
 #define REASON_RECONNECT "redis connection lost"
 #define REASON_STOPPED "stopped" /* a clean stop: the reason its dead record gives */
 
+/* One report of a run, as SCRIPT_FINISH's arguments (then, for
+ * FINISH_TAKE, n and the queues). The strings it points to are the job's,
+ * the outcome's and its own buffers: it lives as long as the report is
+ * being sent. */
+struct report {
+    const struct held_job *job;
+    const struct task_outcome *o;
+    char ttl[24], digest[24], iters[24], cpu[32], wall[32], now[24], jitter[24], began[24], n[16];
+    const char *argv[SCRIPT_FINISH_ARGC + 1 + WORKER_QUEUES_MAX];
+    size_t lens[SCRIPT_FINISH_ARGC + 1 + WORKER_QUEUES_MAX];
+};
+
+/* The reports sent and not yet answered (pipelined: a batch's results go
+ * out as each run ends; their replies are read once, at the batch's end).
+ * Only the last may take jobs (take_n[i] > 0: FINISH_TAKE). */
+struct pending {
+    struct report r[WORKER_PREFETCH_MAX];
+    int take_n[WORKER_PREFETCH_MAX];
+    size_t n;
+};
+
 /* ---- the worker --------------------------------------------------------- */
 
 struct worker {
@@ -51,7 +74,10 @@ struct worker {
                                       handed back: it holds only what this process took since */
     bool recorded;                 /* this process has written its record once (counters started) */
     int64_t started_us;            /* when this process started: its record's started_at */
-    struct task_outcome outcome;   /* the last run's (its result buffer is reused) */
+    struct handback *handback;     /* gives back the jobs held behind a long run */
+    bool long_run;                 /* the last run took --prefetch-hold or more: take one job */
+    struct task_outcome outcomes[WORKER_PREFETCH_MAX]; /* the batch's runs, by position */
+    struct pending pending;        /* reports sent, replies not yet read */
     unsigned long jobs;            /* jobs finished */
     unsigned long summary_jobs;    /* w->jobs at the last summary line */
     int64_t summary_at_ms;
@@ -122,7 +148,7 @@ static int finish_requeue(struct worker *w, const char *id, const char *run)
     snprintf(now, sizeof now, "%" PRId64, job_now_us());
     snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
     const char *argv[SCRIPT_FINISH_ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, "requeue", "", "", "",
-                                            "", REASON_RECONNECT, "", "text", run, ""};
+                                            "", REASON_RECONNECT, "", "text", run, "", ""};
     redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_FINISH, SCRIPT_FINISH_ARGC, argv, NULL);
     if (!reply)
         return -1;
@@ -240,47 +266,6 @@ static int worker_ensure(struct worker *w, redis_conn_stop_fn stop)
     }
 }
 
-/* A job in hand: taken into our wip list and marked running. Its fields
- * point into the reply that brought it (no copies: thousands a second). */
-struct held_job {
-    redisReply *reply;  /* owned; NULL when nothing is held */
-    redisReply **f;     /* SCRIPT_START's SCRIPT_START_FIELDS fields, inside reply */
-    char *id;           /* owned: the id exactly as Redis holds it */
-};
-
-/* Where each of SCRIPT_START's fields is. */
-enum { F_MS, F_PAYLOAD, F_ATTEMPTS, F_MAX_ATTEMPTS, F_TASK, F_ARGS, F_TIMEOUT_MS, F_QUEUE };
-
-static void held_clear(struct held_job *h)
-{
-    if (h->reply)
-        freeReplyObject(h->reply);
-    free(h->id);
-    memset(h, 0, sizeof *h);
-}
-
-/* Takes reply as the held job, whose id is `id` (or f[-1] when NULL) and
- * whose START fields begin at f. Returns 0, or -1 on a malformed reply (it
- * is freed; h is left empty). */
-static int held_take(struct held_job *h, redisReply *reply, const char *id, redisReply **f)
-{
-    held_clear(h);
-    bool ok = true;
-    for (int i = 0; i < SCRIPT_START_FIELDS; i++)
-        ok = ok && f[i]->type == REDIS_REPLY_STRING;
-    if (!id)
-        ok = ok && f[-1]->type == REDIS_REPLY_STRING;
-    if (ok)
-        ok = (h->id = strdup(id ? id : f[-1]->str)) != NULL;
-    if (!ok) {
-        freeReplyObject(reply);
-        return -1;
-    }
-    h->f = f;
-    h->reply = reply;
-    return 0;
-}
-
 /* The queue names as script arguments, after `first` fixed ones. */
 static int queue_args(const struct worker *w, const char **argv, int first)
 {
@@ -298,22 +283,36 @@ static void worker_error_pause(const char *what, const redisReply *reply)
     clock_sleep_ms(ERROR_PAUSE_MS);
 }
 
-/* SCRIPT_TAKE: the next job of any queue, without blocking. Returns 1 with
- * *h filled, 0 when every queue is empty, -1 when the connection broke. */
-static int worker_take(struct worker *w, struct held_job *h)
+/* How many jobs the next take asks for: --prefetch while runs are short,
+ * one after a run of --prefetch-hold or more (prefetch must not make jobs
+ * wait behind long ones). */
+static int worker_want(const struct worker *w)
 {
-    char now[24];
-    const char *argv[3 + WORKER_QUEUES_MAX];
+    return w->long_run ? 1 : w->cfg->prefetch;
+}
+
+/* SCRIPT_TAKE: up to worker_want jobs of any queue, without blocking.
+ * Returns 1 with b filled, 0 when every queue is empty, -1 when the
+ * connection broke. */
+static int worker_take(struct worker *w, struct batch *b)
+{
+    char now[24], n[16];
+    const char *argv[4 + WORKER_QUEUES_MAX];
     snprintf(now, sizeof now, "%" PRId64, job_now_us());
+    snprintf(n, sizeof n, "%d", worker_want(w));
     argv[0] = w->cfg->prefix;
     argv[1] = w->cfg->id;
     argv[2] = now;
-    int argc = queue_args(w, argv, 3);
+    argv[3] = n;
+    int argc = queue_args(w, argv, 4);
     redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_TAKE, argc, argv, NULL);
     if (!reply)
         return -1;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 + SCRIPT_START_FIELDS)
-        return held_take(h, reply, NULL, reply->element + 1) == 0 ? 1 : 0;
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        if (batch_take(b, reply, 0) < 0)
+            w->wip_dirty = true; /* malformed: let the recovery hand them back */
+        return b->n > 0;
+    }
     if (reply->type == REDIS_REPLY_ERROR)
         worker_error_pause("take script failed", reply);
     freeReplyObject(reply);
@@ -322,9 +321,9 @@ static int worker_take(struct worker *w, struct held_job *h)
 
 /* Every queue was empty: BLMOVE on the highest-priority one for up to
  * FETCH_BLOCK_MS (lower ones are looked at again by the next TAKE), then
- * SCRIPT_START. Returns 1 with *h filled, 0 when nothing came, -1 when the
- * connection broke. */
-static int worker_wait_fetch(struct worker *w, struct held_job *h)
+ * SCRIPT_START. Returns 1 with b holding the job, 0 when nothing came, -1
+ * when the connection broke. */
+static int worker_wait_fetch(struct worker *w, struct batch *b)
 {
     redisReply *reply = redis_conn_blocking(&w->conn, FETCH_BLOCK_MS, "BLMOVE %s %s RIGHT LEFT %d",
                                             w->qkeys[0], w->wip, FETCH_BLOCK_MS / 1000);
@@ -353,8 +352,8 @@ static int worker_wait_fetch(struct worker *w, struct held_job *h)
     }
     int rv = 0;
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == SCRIPT_START_FIELDS) {
-        rv = held_take(h, reply, id, reply->element) == 0 ? 1 : 0;
-        reply = NULL; /* h owns it now, or it was freed */
+        rv = batch_take_one(b, reply, id) == 1 ? 1 : 0;
+        reply = NULL; /* b owns it now, or it was freed */
     } else if (reply->type == REDIS_REPLY_NIL) {
         log_debug("job skipped: gone, cancelled or finished", "id=%s", id);
     } else {
@@ -387,46 +386,95 @@ static const char *finish_state(enum run_end end)
     return "failed";
 }
 
-/* Reports a run's outcome. While no stop was asked for and `next` is given,
- * the report also takes the next job (SCRIPT_FINISH_TAKE: one round trip per
- * job); *next is filled when one came. If that round trip breaks, the result
- * is reported again with plain SCRIPT_FINISH, retried across reconnects until
- * Redis has it (a result is never dropped while the process lives, unless a
- * second stop says give up), and w->wip_dirty says a job may have been taken
- * unseen. Returns 0 reported, -1 given up. */
-static int worker_finish(struct worker *w, const char *id, const char *run,
-                         const struct task_outcome *o, struct held_job *next)
+
+/* Fills r for job h's outcome o. */
+static void report_init(struct report *r, const struct worker *w, const struct held_job *h,
+                        const struct task_outcome *o)
 {
-    enum { ARGC = SCRIPT_FINISH_ARGC };
-    char ttl[24], digest[24] = "", iters[24] = "", cpu[32] = "", wall[32] = "", now[24];
-    const char *argv[ARGC + WORKER_QUEUES_MAX];
-    size_t lens[ARGC + WORKER_QUEUES_MAX];
-    const char *state = finish_state(o->end);
-    snprintf(ttl, sizeof ttl, "%" PRId64, w->cfg->result_ttl_s);
+    memset(r, 0, sizeof *r);
+    r->job = h;
+    r->o = o;
+    snprintf(r->ttl, sizeof r->ttl, "%" PRId64, w->cfg->result_ttl_s);
     if (o->has_burn) {
-        snprintf(digest, sizeof digest, "%016" PRIx64, o->burn.digest);
-        snprintf(iters, sizeof iters, "%" PRIu64, o->burn.iterations);
-        snprintf(cpu, sizeof cpu, "%.3f", o->burn.cpu_ms);
-        snprintf(wall, sizeof wall, "%.3f", o->burn.wall_ms);
+        snprintf(r->digest, sizeof r->digest, "%016" PRIx64, o->burn.digest);
+        snprintf(r->iters, sizeof r->iters, "%" PRIu64, o->burn.iterations);
+        snprintf(r->cpu, sizeof r->cpu, "%.3f", o->burn.cpu_ms);
+        snprintf(r->wall, sizeof r->wall, "%.3f", o->burn.wall_ms);
     }
-    const char *error = o->end == RUN_DONE ? "" : o->error;
-    char jitter[24]; /* the retry backoff's draw (Lua's random is the same in every script) */
-    snprintf(jitter, sizeof jitter, "%.6f", arc4random() / 4294967296.0);
-    const char *fixed[ARGC] = {w->cfg->prefix, id, w->cfg->id, now, ttl, state, digest, iters, cpu, wall,
-                               error, o->result ? o->result : "", o->result_json ? "json" : "text", run, jitter};
-    memcpy(argv, fixed, sizeof fixed);
-    bool take = next != NULL && *w->stops == 0;
-    bool retried = false; /* an attempt got no reply: it may have reached Redis */
+    /* the retry backoff's draw (Lua's random is the same in every script) */
+    snprintf(r->jitter, sizeof r->jitter, "%.6f", arc4random() / 4294967296.0);
+    if (h->began_us > 0)
+        snprintf(r->began, sizeof r->began, "%" PRId64, h->began_us);
+    const char *fixed[SCRIPT_FINISH_ARGC] = {w->cfg->prefix, h->id, w->cfg->id, r->now, r->ttl,
+                                             finish_state(o->end), r->digest, r->iters, r->cpu, r->wall,
+                                             o->end == RUN_DONE ? "" : o->error, o->result ? o->result : "",
+                                             o->result_json ? "json" : "text", h->f[F_ATTEMPTS]->str, r->jitter,
+                                             r->began};
+    memcpy(r->argv, fixed, sizeof fixed);
+}
+
+/* The arguments for one attempt now: FINISH's, or with take_n > 0
+ * FINISH_TAKE's. Returns argc. */
+static int report_args(struct report *r, const struct worker *w, int take_n)
+{
+    snprintf(r->now, sizeof r->now, "%" PRId64, job_now_us());
+    int argc = SCRIPT_FINISH_ARGC;
+    if (take_n > 0) {
+        snprintf(r->n, sizeof r->n, "%d", take_n);
+        r->argv[argc] = r->n;
+        argc = queue_args(w, r->argv, argc + 1);
+    }
+    for (int i = 0; i < argc; i++)
+        r->lens[i] = i == 11 ? r->o->result_len : strlen(r->argv[i]);
+    return argc;
+}
+
+/* Logs what FINISH's reply says; returns the number it carries (-1 for an
+ * error reply). */
+static long long report_logged(const struct report *r, const redisReply *reply, bool retried)
+{
+    const char *id = r->job->id;
+    char q[256];
+    long long done = -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        done = reply->integer;
+    else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+             reply->element[0]->type == REDIS_REPLY_INTEGER)
+        done = reply->element[0]->integer;
+    if (done == 1)
+        log_debug("job finished", "id=%s state=%s", id, r->argv[5]);
+    else if (done == 0 && retried)
+        log_info("result already stored: the attempt whose reply was lost reached Redis", "id=%s", id);
+    else if (done == 0)
+        log_warn("result ignored: job already terminal or gone", "id=%s", id);
+    else if (done == 2)
+        log_warn("late result dropped: the job was recovered from this worker and runs again",
+                 "id=%s attempt=%s", id, r->job->f[F_ATTEMPTS]->str);
+    else
+        log_error("finish script failed", "id=%s err=%s", id, redis_conn_reply_err(reply, q, sizeof q));
+    return done;
+}
+
+/* Reports a run's outcome and waits for Redis's answer. While no stop was
+ * asked for and `next` is given, the report also takes up to take_n jobs
+ * into it (SCRIPT_FINISH_TAKE: one round trip per job, or per batch). If
+ * that round trip breaks, the result is reported again with plain
+ * SCRIPT_FINISH, retried across reconnects until Redis has it (a result is
+ * never dropped while the process lives, unless a second stop says give
+ * up), and w->wip_dirty says jobs may have been taken unseen. `retried`:
+ * an earlier attempt (sent before) got no reply. Returns 0 reported, -1
+ * given up. */
+static int worker_finish(struct worker *w, struct report *r, struct batch *next, int take_n, bool retried)
+{
+    bool take = next != NULL && take_n > 0 && *w->stops == 0;
     for (;;) {
         if (worker_ensure(w, abandon_requested) < 0) {
-            log_error("result lost: Redis unreachable and told to stop", "id=%s", id);
+            log_error("result lost: Redis unreachable and told to stop", "id=%s", r->job->id);
             return -1;
         }
-        snprintf(now, sizeof now, "%" PRId64, job_now_us());
-        int argc = take ? queue_args(w, argv, ARGC) : ARGC;
-        for (int i = 0; i < argc; i++)
-            lens[i] = i == 11 ? o->result_len : strlen(argv[i]);
-        redisReply *reply = redis_conn_eval(&w->conn, take ? SCRIPT_FINISH_TAKE : SCRIPT_FINISH, argc, argv, lens);
+        int argc = report_args(r, w, take ? take_n : 0);
+        redisReply *reply =
+            redis_conn_eval(&w->conn, take ? SCRIPT_FINISH_TAKE : SCRIPT_FINISH, argc, r->argv, r->lens);
         if (!reply) {
             /* Broken or timed out: reconnect (which fences this connection,
              * so the lost attempt has run by then or never will) and report
@@ -437,33 +485,77 @@ static int worker_finish(struct worker *w, const char *id, const char *run,
             retried = true;
             continue;
         }
-        char q[256];
-        long long done = -1;
-        if (reply->type == REDIS_REPLY_INTEGER)
-            done = reply->integer;
-        else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-                 reply->element[0]->type == REDIS_REPLY_INTEGER)
-            done = reply->element[0]->integer;
-        if (done == 1)
-            log_debug("job finished", "id=%s state=%s", id, state);
-        else if (done == 0 && retried)
-            log_info("result already stored: the attempt whose reply was lost reached Redis", "id=%s", id);
-        else if (done == 0)
-            log_warn("result ignored: job already terminal or gone", "id=%s", id);
-        else if (done == 2)
-            log_warn("late result dropped: the job was recovered from this worker and runs again",
-                     "id=%s attempt=%s", id, run);
-        else
-            log_error("finish script failed", "id=%s err=%s", id,
-                      redis_conn_reply_err(reply, q, sizeof q));
-        if (take && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 + SCRIPT_START_FIELDS) {
-            if (held_take(next, reply, NULL, reply->element + 2) != 0)
-                w->wip_dirty = true; /* malformed: let the recovery hand it back */
+        report_logged(r, reply, retried);
+        if (take && reply->type == REDIS_REPLY_ARRAY) {
+            if (batch_take(next, reply, 1) < 0)
+                w->wip_dirty = true; /* malformed: let the recovery hand them back */
             return 0;
         }
         freeReplyObject(reply);
         return 0;
     }
+}
+
+
+static unsigned long worker_settle(struct worker *w, struct pending *p, struct batch *next);
+
+/* Sends job h's report without waiting for the reply (see struct pending),
+ * with take_n > 0 as FINISH_TAKE of up to take_n jobs. If the send breaks,
+ * what was in flight is settled at once. */
+static void worker_send(struct worker *w, struct pending *p, const struct held_job *h,
+                        const struct task_outcome *o, int take_n)
+{
+    struct report *r = &p->r[p->n];
+    report_init(r, w, h, o);
+    bool take = take_n > 0 && *w->stops == 0;
+    int argc = report_args(r, w, take ? take_n : 0);
+    p->take_n[p->n] = take ? take_n : 0;
+    p->n++;
+    if (redis_conn_send_eval(&w->conn, take ? SCRIPT_FINISH_TAKE : SCRIPT_FINISH, argc, r->argv, r->lens) != 0) {
+        /* the connection broke: no reply will come for any of them */
+        p->take_n[p->n - 1] = 0;
+        redis_conn_close(&w->conn);
+    }
+}
+
+/* Reads the replies of every report in p, in order, the last one's jobs
+ * (FINISH_TAKE) into next. Those whose reply is lost (from the first one
+ * on, when the connection broke) or refused (NOSCRIPT) are made again with
+ * worker_finish once every reply is in. Returns how many were stored or
+ * known (the jobs count). */
+static unsigned long worker_settle(struct worker *w, struct pending *p, struct batch *next)
+{
+    bool redo[WORKER_PREFETCH_MAX] = {false};
+    unsigned long reported = 0;
+    size_t i = 0;
+    for (; i < p->n; i++) {
+        redisReply *reply = redis_conn_reply(&w->conn, "finish");
+        if (!reply)
+            break;
+        if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            redo[i] = true;
+            freeReplyObject(reply);
+            continue;
+        }
+        report_logged(&p->r[i], reply, false);
+        reported++;
+        if (p->take_n[i] > 0 && reply->type == REDIS_REPLY_ARRAY) {
+            if (batch_take(next, reply, 1) < 0)
+                w->wip_dirty = true; /* malformed: let the recovery hand them back */
+            continue;
+        }
+        freeReplyObject(reply);
+    }
+    for (size_t k = i; k < p->n; k++) {
+        redo[k] = true;
+        if (p->take_n[k] > 0)
+            w->wip_dirty = true; /* it may have taken jobs unseen */
+    }
+    for (size_t k = 0; k < p->n; k++)
+        if (redo[k] && worker_finish(w, &p->r[k], NULL, 0, k >= i) == 0)
+            reported++;
+    p->n = 0;
+    return reported;
 }
 
 /* One info line per SUMMARY_EVERY_MS with the jobs done meanwhile (each job
@@ -492,18 +584,21 @@ static void outcome_malformed(struct task_outcome *o)
              "task [a-z0-9_.:-]{1,64})");
 }
 
-/* A number field of a held job, or def when empty or malformed. */
-static long long held_num(const struct held_job *h, int field, long long def)
+/* Arms the hand-back with the jobs b holds behind the one about to run. */
+static void worker_arm(struct worker *w, const struct batch *b)
 {
-    char *end;
-    const char *s = h->f[field]->str;
-    long long v = strtoll(s, &end, 10);
-    return s[0] == '\0' || *end != '\0' ? def : v;
+    const char *ids[WORKER_PREFETCH_MAX], *runs[WORKER_PREFETCH_MAX];
+    size_t n = 0;
+    for (size_t i = b->next; i < b->n; i++, n++) {
+        ids[n] = b->job[i].id;
+        runs[n] = b->job[i].f[F_ATTEMPTS]->str;
+    }
+    handback_arm(w->handback, ids, runs, n);
 }
 
-/* Runs a held job and reports it, taking the next one into *next when the
- * queues have one (see worker_finish). */
-static enum job_outcome worker_process(struct worker *w, const struct held_job *h, struct held_job *next)
+/* Runs job h, the one b popped last, into o. While it runs, the jobs held
+ * behind it may be handed back (worker/handback.h): then b drops them. */
+static void worker_run_job(struct worker *w, struct batch *b, struct held_job *h, struct task_outcome *o)
 {
     redisReply **f = h->f;
     long long timeout = held_num(h, F_TIMEOUT_MS, 0), ms = held_num(h, F_MS, -1);
@@ -521,37 +616,84 @@ static enum job_outcome worker_process(struct worker *w, const struct held_job *
     };
     log_debug("job started", "id=%s task=%s attempt=%s max_attempts=%s", h->id, call.task,
               f[F_ATTEMPTS]->str, f[F_MAX_ATTEMPTS]->str);
+    if (b->next > 1) /* it waited in our hands: its run begins now, not when it was taken */
+        h->began_us = job_now_us();
+    worker_arm(w, b);
+    int64_t start = clock_mono_ms();
     /* The API checks all three; a job written into Redis by other hands is
      * not run (its names reach environments, logs and JSON lines). */
     if (!job_queue_valid(h->id) || !job_queue_valid(call.queue) || !job_task_valid(call.task)) {
-        task_outcome_clear(&w->outcome);
-        outcome_malformed(&w->outcome);
+        task_outcome_clear(o);
+        outcome_malformed(o);
     } else {
-        handlers_run(w->handlers, &call, &w->outcome);
+        handlers_run(w->handlers, &call, o);
     }
-    if (w->outcome.end == RUN_ABANDONED) {
-        log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
-        return JOB_ABANDONED;
-    }
-    if (w->outcome.end != RUN_DONE) {
+    w->long_run = clock_mono_ms() - start >= w->cfg->prefetch_hold_ms;
+    if (handback_disarm(w->handback) > 0)
+        b->next = b->n; /* out of our wip list: not ours to run any more */
+    if (o->end != RUN_DONE && o->end != RUN_ABANDONED) {
         char q[LOG_ERROR_SHOWN]; /* log_quote cuts it short, escapes whole */
-        log_info("job run failed", "id=%s task=%s end=%s error=%s", h->id, call.task,
-                 finish_state(w->outcome.end), log_quote(w->outcome.error, q, sizeof q));
+        log_info("job run failed", "id=%s task=%s end=%s error=%s", h->id, call.task, finish_state(o->end),
+                 log_quote(o->error, q, sizeof q));
+    }
+}
+
+/* Hands the jobs b holds and has not run back to their queues (a stop
+ * came, or this process must go), with every report settled first. */
+static void worker_untake_rest(struct worker *w, struct batch *b)
+{
+    const char *argv[2 + 2 * WORKER_PREFETCH_MAX] = {w->cfg->prefix, w->cfg->id};
+    int argc = 2;
+    for (size_t i = b->next; i < b->n; i++) {
+        argv[argc++] = b->job[i].id;
+        argv[argc++] = b->job[i].f[F_ATTEMPTS]->str;
+    }
+    b->next = b->n;
+    if (argc == 2)
+        return;
+    redisReply *reply = redis_conn_eval(&w->conn, SCRIPT_UNTAKE, argc, argv, NULL);
+    if (!reply) /* still in our wip list: our leaving puts them back */
+        return;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        log_info("stopping: the jobs held and not run went back to their queues", "count=%lld",
+                 reply->integer);
+    freeReplyObject(reply);
+}
+
+/* Runs the next job of cur and reports it: pipelined while more of the
+ * batch remain, else as the batch's last report, which takes the next
+ * batch into *next when the queues have one (see worker_settle). Returns
+ * what the job came to. */
+static enum job_outcome worker_step(struct worker *w, struct batch *cur, struct batch *next)
+{
+    size_t i = cur->next;
+    struct held_job *h = batch_pop(cur);
+    struct task_outcome *o = &w->outcomes[i];
+    worker_run_job(w, cur, h, o);
+    if (o->end == RUN_ABANDONED) {
+        log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
+        w->jobs += worker_settle(w, &w->pending, next);
+        return JOB_ABANDONED;
     }
     /* A job going back to its queue is not taken again in the same step:
      * a worker waiting in BLMOVE (one that may serve its task) gets it first. */
-    bool back = w->outcome.end == RUN_RETRY || w->outcome.end == RUN_REQUEUE;
-    bool take = !w->outcome.exit_after && !back;
-    if (worker_finish(w, h->id, f[F_ATTEMPTS]->str, &w->outcome, take ? next : NULL) == 0)
-        w->jobs++;
-    bool exit_after = w->outcome.exit_after;
-    if (w->outcome.no_handler)
+    bool back = o->end == RUN_RETRY || o->end == RUN_REQUEUE;
+    bool stop = o->exit_after || *w->stops > 0;
+    bool last = batch_left(cur) == 0 || stop;
+    worker_send(w, &w->pending, h, o, last && !stop && !back ? worker_want(w) : 0);
+    if (o->no_handler)
         clock_sleep_ms(NO_HANDLER_PAUSE_MS);
-    else if (w->outcome.end == RUN_REQUEUE)
+    else if (o->end == RUN_REQUEUE)
         clock_sleep_ms(REQUEUE_PAUSE_MS);
-    task_outcome_clear(&w->outcome);
+    enum job_outcome jo = o->exit_after ? JOB_FATAL : JOB_HANDLED;
+    if (!last)
+        return jo;
+    w->jobs += worker_settle(w, &w->pending, next);
+    worker_untake_rest(w, cur);
+    for (size_t k = 0; k < cur->n; k++)
+        task_outcome_clear(&w->outcomes[k]);
     worker_summary(w, false);
-    return exit_after ? JOB_FATAL : JOB_HANDLED;
+    return jo;
 }
 
 /* Builds the key names the loop uses. Returns 0 or -1 (a name does not fit). */
@@ -620,17 +762,25 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         heartbeat_stop(&w->hb);
         goto err;
     }
+    if ((w->handback = handback_start(cfg)) == NULL) {
+        wmover_stop(w->mover);
+        heartbeat_stop(&w->hb);
+        goto err;
+    }
     redis_url_redact(&cfg->redis, url, sizeof url);
     queues_join(cfg, queues, sizeof queues);
     log_info("worker started", "id=%s redis=%s queues=%s tasks=%s lease_ms=%" PRId64
-             " heartbeat_ms=%" PRId64 " redis_timeout_ms=%" PRId64 " task_clock=%s task_nice=%d",
+             " heartbeat_ms=%" PRId64 " redis_timeout_ms=%" PRId64 " task_clock=%s task_nice=%d"
+             " prefetch=%d prefetch_hold_ms=%" PRId64,
              cfg->id, url, queues, handlers_names(w->handlers), cfg->lease_ms, cfg->heartbeat_ms,
-             cfg->redis_timeout_ms, task_clock_name(cfg->clock), cfg->task_nice);
+             cfg->redis_timeout_ms, task_clock_name(cfg->clock), cfg->task_nice, cfg->prefetch,
+             cfg->prefetch_hold_ms);
     int status = 0;
     bool abandoned = false;
-    struct held_job cur = {0}, next = {0};
-    /* a job taken just before a stop is the current job: it is run, not dropped */
-    while (*w->stops == 0 || cur.reply != NULL) {
+    struct batch cur = {0}, next = {0};
+    /* a job taken just before a stop is the current job: it is run, not
+     * dropped (the ones held behind it go back) */
+    while (*w->stops == 0 || batch_left(&cur) > 0) {
         if (worker_ensure(w, stop_requested) < 0)
             break;
         if (w->wip_dirty) {
@@ -640,7 +790,8 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
                 continue;
             w->wip_dirty = false;
         }
-        if (cur.reply == NULL) {
+        if (batch_left(&cur) == 0) {
+            batch_clear(&cur);
             int rv = worker_take(w, &cur);
             if (rv == 0)
                 rv = worker_wait_fetch(w, &cur);
@@ -648,11 +799,13 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
                 continue;
         }
         w->holding = true;
-        enum job_outcome o = worker_process(w, &cur, &next);
-        held_clear(&cur);
-        cur = next; /* the job FINISH_TAKE took, if any */
-        memset(&next, 0, sizeof next);
-        w->holding = cur.reply != NULL;
+        enum job_outcome o = worker_step(w, &cur, &next);
+        if (batch_left(&cur) == 0) {
+            batch_clear(&cur);
+            cur = next; /* the jobs FINISH_TAKE took, if any */
+            memset(&next, 0, sizeof next);
+        }
+        w->holding = batch_left(&cur) > 0;
         if (o == JOB_ABANDONED) {
             abandoned = true;
             break;
@@ -662,9 +815,11 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
             break;
         }
     }
-    if (cur.reply && !abandoned)
+    if (batch_left(&cur) > 0 && !abandoned)
         abandoned = true; /* Redis gave up on us while we held a job: hand it back */
-    held_clear(&cur);
+    batch_clear(&cur);
+    batch_clear(&next);
+    handback_stop(w->handback);
     worker_summary(w, true);
     /* Stop beating first, so the heartbeat cannot re-register us after we leave. */
     heartbeat_stop(&w->hb);

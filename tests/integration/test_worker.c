@@ -742,6 +742,130 @@ START_TEST(flags_and_redaction)
 }
 END_TEST
 
+
+/* ---- prefetch: jobs taken ahead, and given back ---- */
+
+#define HELD 4 /* short jobs queued behind a long one */
+
+/* Queues one long job (long_ms) and then HELD short ones, all on default,
+ * before any worker runs: the next worker's first take holds them all. */
+static void queue_long_then_short(int long_ms, char long_id[JOBID_LEN + 1], char short_id[HELD][JOBID_LEN + 1])
+{
+    enqueue(long_ms, "long", 3, long_id);
+    for (int i = 0; i < HELD; i++)
+        enqueue(10, "short", 3, short_id[i]);
+}
+
+/* queue_long_then_short, then worker wa with --prefetch 8 and hold: it
+ * takes them all in one step; returns once the long one runs there. */
+static pid_t worker_holding(const char *hold, int long_ms, char long_id[JOBID_LEN + 1],
+                            char short_id[HELD][JOBID_LEN + 1])
+{
+    queue_long_then_short(long_ms, long_id, short_id);
+    pid_t a = worker_start("wa", "--prefetch", "8", "--prefetch-hold", hold, NULL);
+    wait_state(long_id, "running", 5000);
+    ck_assert(field_is(long_id, "worker", "wa"));
+    return a;
+}
+
+static long long field_ll(const char *id, const char *field)
+{
+    char *v = job_field(id, field);
+    long long n = v ? atoll(v) : -1;
+    free(v);
+    return n;
+}
+
+/* A worker holding short jobs behind a long run hands them back after
+ * --prefetch-hold: another worker runs them while the long one still runs,
+ * each with one attempt and one history entry (the hand-back is not an
+ * attempt). */
+START_TEST(long_run_hands_back_the_jobs_held_behind_it)
+{
+    char long_id[JOBID_LEN + 1], short_id[HELD][JOBID_LEN + 1];
+    worker_holding("50ms", 4000, long_id, short_id);
+    worker_start("wb", "--prefetch", "1", NULL);
+    for (int i = 0; i < HELD; i++)
+        wait_state(short_id[i], "done", 3000);
+    ck_assert_msg(field_is(long_id, "state", "running"), "the short jobs waited for the long one");
+    for (int i = 0; i < HELD; i++) {
+        ck_assert_msg(field_is(short_id[i], "worker", "wb"), "short job %d ran on the long job's worker", i);
+        ck_assert(field_is(short_id[i], "attempts", "1"));
+        char *h = job_field(short_id[i], "history");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_msg(strchr(h, '\n') == NULL, "more than one attempt in the history: %s", h);
+        free(h);
+    }
+    wait_state(long_id, "done", 15000);
+    assert_done_with_digest(long_id, "long");
+    ck_assert_int_eq(int_reply("LLEN " PREFIX "wip:%s", "wa"), 0);
+}
+END_TEST
+
+/* Jobs run one after another from one take: each one's started_at is when
+ * its run began, not when it was taken. */
+START_TEST(held_jobs_start_when_they_run)
+{
+    char id[3][JOBID_LEN + 1];
+    for (int i = 0; i < 3; i++)
+        enqueue(200, "in turn", 3, id[i]);
+    worker_start("wa", "--prefetch", "8", "--prefetch-hold", "10s", NULL);
+    for (int i = 0; i < 3; i++)
+        wait_state(id[i], "done", 10000);
+    long long first = field_ll(id[0], "started_at"), last = field_ll(id[2], "started_at");
+    ck_assert_int_gt(first, 0);
+    ck_assert_msg(last - first >= 350000, "third job's start %lld µs after the first's, want >= 350 ms of runs",
+                  last - first);
+    for (int i = 0; i < 3; i++)
+        assert_done_with_digest(id[i], "in turn");
+}
+END_TEST
+
+/* kill -9 of a worker holding jobs it has not run: all of them are
+ * recovered and end done elsewhere. */
+START_TEST(kill9_recovers_held_jobs)
+{
+    char long_id[JOBID_LEN + 1], short_id[HELD][JOBID_LEN + 1];
+    pid_t a = worker_holding("1h", 5000, long_id, short_id);
+    ck_assert_int_eq(int_reply("LLEN " PREFIX "wip:%s", "wa"), 1 + HELD);
+    worker_start("wb", NULL);
+    wait_redis_settled();
+    harness_kill(a, SIGKILL);
+    for (int i = 0; i < HELD; i++) {
+        wait_state(short_id[i], "done", 5000);
+        ck_assert(field_is(short_id[i], "worker", "wb"));
+    }
+    wait_state(long_id, "done", 15000);
+    ck_assert(field_is(long_id, "worker", "wb"));
+    ck_assert(!registered("wa"));
+}
+END_TEST
+
+/* SIGTERM while holding jobs behind a run: the run finishes, the jobs held
+ * go back to the queue as they were (queued, no attempt counted), and the
+ * worker leaves with an empty wip list. */
+START_TEST(sigterm_hands_back_held_jobs)
+{
+    char long_id[JOBID_LEN + 1], short_id[HELD][JOBID_LEN + 1];
+    pid_t a = worker_holding("1h", 1500, long_id, short_id);
+    harness_kill(a, SIGTERM);
+    assert_exit_zero(a, EXIT_WAIT_MS);
+    assert_done_with_digest(long_id, "long");
+    ck_assert_int_eq(int_reply("LLEN %s", PREFIX "q:default"), HELD);
+    for (int i = 0; i < HELD; i++) {
+        ck_assert(field_is(short_id[i], "state", "queued"));
+        ck_assert(field_is(short_id[i], "attempts", "0"));
+    }
+    assert_left("wa");
+    /* and in their order: the first queued is the next out */
+    worker_start("wb", "--prefetch", "1", NULL);
+    for (int i = 0; i < HELD; i++)
+        wait_state(short_id[i], "done", 5000);
+    for (int i = 1; i < HELD; i++)
+        ck_assert_int_le(field_ll(short_id[i - 1], "started_at"), field_ll(short_id[i], "started_at"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("worker");
@@ -769,5 +893,13 @@ int main(void)
     tcase_add_test(tp, result_reported_after_redis_comes_back);
     tcase_add_test(tp, persistent_restart_keeps_live_workers);
     suite_add_tcase(s, tp);
+    TCase *tf = tcase_create("prefetch");
+    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_set_timeout(tf, 60);
+    tcase_add_test(tf, long_run_hands_back_the_jobs_held_behind_it);
+    tcase_add_test(tf, held_jobs_start_when_they_run);
+    tcase_add_test(tf, kill9_recovers_held_jobs);
+    tcase_add_test(tf, sigterm_hands_back_held_jobs);
+    suite_add_tcase(s, tf);
     return harness_run_suite(s);
 }

@@ -117,6 +117,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-build
 	@./tools/run-tests.sh $(BIN) $(UNIT_TESTS) $(INTEG_TESTS)
 	@$(MAKE) --no-print-directory test-install
+	@$(MAKE) --no-print-directory test-k8s
 
 test-unit: deps
 	@./tools/check-includes.sh
@@ -208,6 +209,12 @@ uninstall:
 test-install: build
 	@MAKE="$(MAKE)" BIN=$(BIN) BUILD=$(BUILD) PROGS="$(notdir $(PROGS))" PLUGINS="$(notdir $(PLUGINS))" \
 	  UNITS="$(UNITS)" EXAMPLE_ENVS="$(EXAMPLE_ENVS)" ./tests/install/run.sh
+
+# deploy/k8s checked offline (no cluster): kustomize build, strict decoding
+# into the Kubernetes types, offload's rules (tools/k8s-validate); needs Go.
+.PHONY: test-k8s
+test-k8s:
+	@BUILD=$(BUILD) ./tools/check-k8s.sh
 
 clean:
 	rm -rf build build-asan bin bin-asan

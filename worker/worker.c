@@ -512,9 +512,11 @@ static void worker_send(struct worker *w, struct pending *p, const struct held_j
     p->take_n[p->n] = take ? take_n : 0;
     p->n++;
     if (redis_conn_send_eval(&w->conn, take ? SCRIPT_FINISH_TAKE : SCRIPT_FINISH, argc, r->argv, r->lens) != 0) {
-        /* the connection broke: no reply will come for any of them */
+        /* the connection broke: no reply will come for any of them, so
+         * they are made again now, before a new connection is used */
         p->take_n[p->n - 1] = 0;
         redis_conn_close(&w->conn);
+        w->jobs += worker_settle(w, p, NULL);
     }
 }
 
@@ -673,6 +675,7 @@ static enum job_outcome worker_step(struct worker *w, struct batch *cur, struct 
     if (o->end == RUN_ABANDONED) {
         log_warn("second stop signal: abandoning the running job", "id=%s", h->id);
         w->jobs += worker_settle(w, &w->pending, next);
+        worker_untake_rest(w, cur);
         return JOB_ABANDONED;
     }
     /* A job going back to its queue is not taken again in the same step:

@@ -104,9 +104,11 @@
  * becomes running by w with attempts+1, and {ms, payload, attempts,
  * max_attempts, task, args, timeout_ms, queue} is returned ('' for what the
  * job lacks); anything else (gone, cancelled, finished) is dropped from the
- * wip list and nil is returned. */
+ * wip list and nil is returned. A job taken to wait behind another in the
+ * worker's hands (prefetch) is marked held: its run has not begun (see
+ * LUA_BEGIN), so a recovery puts it back without counting the attempt. */
 #define LUA_START \
-    "local function start(id, w, now)\n" \
+    "local function start(id, w, now, held)\n" \
     "  local jk = jobkey(id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'ms', 'payload', 'max_attempts', 'attempts',\n" \
     "    'finished_at', 'error', 'task', 'args', 'timeout_ms', 'queue')\n" \
@@ -117,7 +119,7 @@
     "  local a = tostring(tonumber(f[5] or '0') + 1)\n" \
     "  redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
     "  if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
-    "  job_began(w, id, f[8] or 'burn', now)\n" \
+    "  if held then redis.call('HSET', jk, 'held', '1') else job_began(w, id, f[8] or 'burn', now) end\n" \
     "  return {f[2] or '', f[3] or '', a, f[4] or '1', f[8] or 'burn', f[9] or '', f[10] or '',\n" \
     "    f[11] or ''}\n" \
     "end\n"
@@ -135,7 +137,7 @@
     "    while got < n do\n" \
     "      local id = redis.call('LMOVE', P .. 'q:' .. ARGV[i], wip, 'RIGHT', 'LEFT')\n" \
     "      if not id then break end\n" \
-    "      local s = start(id, w, now)\n" \
+    "      local s = start(id, w, now, got > 0)\n" \
     "      if s then\n" \
     "        out[#out + 1] = id\n" \
     "        for _, v in ipairs(s) do out[#out + 1] = v end\n" \
@@ -174,15 +176,14 @@
  * is added to the job's history. Empty arguments store nothing:
  * digest..wall are burn's, res/rkind a user task's output. */
 #define LUA_FINISH LUA_BACKOFF \
-    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run, jitter, began)\n" \
+    "local function finish(id, w, now, ttl, st, digest, iters, cpu, wall, err, res, rkind, run, jitter)\n" \
     "  local jk = jobkey(id)\n" \
     "  redis.call('LREM', P .. 'wip:' .. w, 0, id)\n" \
     "  local f = redis.call('HMGET', jk, 'state', 'queue', 'notify', 'attempts', 'max_attempts',\n" \
-    "    'worker', 'started_at', 'history')\n" \
+    "    'worker', 'started_at', 'history', 'held')\n" \
     "  local cur, hist = f[1], nil\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then job_ended(w, nil); return 0 end\n" \
     "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then job_ended(w, nil); return 2 end\n" \
-    "  if began and began ~= '' then f[7] = began; redis.call('HSET', jk, 'started_at', began) end\n" \
     "  if not f[2] then\n" \
     "    st = 'failed'; err = 'malformed job: no queue'\n" \
     "  end\n" \
@@ -190,6 +191,7 @@
     "  if not f[2] then\n" \
     "    -- nowhere to put it back: failed for good, stored below\n" \
     "  elseif st == 'requeue' then\n" \
+    "    if f[9] then redis.call('HDEL', jk, 'held') end\n" \
     "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
     "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
     "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
@@ -212,6 +214,7 @@
     "    hist = history(f[8], f[4], w, 'done', '', f[7], now)\n" \
     "  end\n" \
     "  flow('out', f[2], 1)\n" \
+    "  if f[9] then redis.call('HDEL', jk, 'held') end\n" \
     "  local h = {'state', st, 'finished_at', now, 'worker', w}\n" \
     "  if hist then h[#h + 1] = 'history'; h[#h + 1] = hist end\n" \
     "  if digest ~= '' then\n" \
@@ -226,6 +229,21 @@
     "  redis.call('EXPIRE', jk, ttl)\n" \
     "  publish(f[3], id)\n" \
     "  return 1\n" \
+    "end\n"
+
+/* begin(w, id, now): the run of job id, held by worker w behind the one
+ * just reported, begins now (the report says so: it is sent as that run
+ * ends, before the next one starts): no longer held, started_at now, and
+ * the worker's record shows it. Anything else is left alone. */
+#define LUA_BEGIN \
+    "local function begin(w, id, now)\n" \
+    "  if not id or id == '' then return end\n" \
+    "  local jk = jobkey(id)\n" \
+    "  local g = redis.call('HMGET', jk, 'state', 'worker', 'held', 'task')\n" \
+    "  if g[1] ~= 'running' or g[2] ~= w or not g[3] then return end\n" \
+    "  redis.call('HSET', jk, 'started_at', now)\n" \
+    "  redis.call('HDEL', jk, 'held')\n" \
+    "  job_began(w, id, g[4] or 'burn', now)\n" \
     "end\n"
 
 /* The registry of queue names (P..'queues') is bounded: a queue with no
@@ -376,16 +394,18 @@ static const char watch_lua[] = LUA_PRELUDE
 static const char start_lua[] = LUA_PRELUDE LUA_START
     "return start(ARGV[2], ARGV[3], ARGV[4])\n";
 
-static const char finish_lua[] = LUA_PRELUDE LUA_FINISH
-    "return finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
-    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16])\n";
+static const char finish_lua[] = LUA_PRELUDE LUA_FINISH LUA_BEGIN
+    "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8],\n"
+    "  ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])\n"
+    "begin(ARGV[3], ARGV[16], ARGV[4])\n"
+    "return done\n";
 
 static const char take_lua[] = LUA_PRELUDE LUA_TAKE
     "return take(ARGV[2], ARGV[3], 5, tonumber(ARGV[4]) or 1, {})\n";
 
 static const char finish_take_lua[] = LUA_PRELUDE LUA_FINISH LUA_TAKE
     "local done = finish(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7],\n"
-    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16])\n"
+    "  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15])\n"
     "return take(ARGV[3], ARGV[4], 18, tonumber(ARGV[17]) or 1, {done})\n";
 
 /* Hands jobs that worker ARGV[2] took ahead (prefetched) but did not run
@@ -403,7 +423,7 @@ static const char untake_lua[] = LUA_PRELUDE
     "    local f = redis.call('HMGET', jk, 'state', 'worker', 'attempts', 'queue')\n"
     "    if f[1] == 'running' and f[2] == w and f[3] == run and f[4] then\n"
     "      redis.call('HSET', jk, 'state', 'queued', 'attempts', tostring(math.max(0, tonumber(run) - 1)))\n"
-    "      redis.call('HDEL', jk, 'started_at')\n"
+    "      redis.call('HDEL', jk, 'started_at', 'held')\n"
     "      redis.call('RPUSH', P .. 'q:' .. f[4], id)\n"
     "      redis.call('SADD', P .. 'queues', f[4])\n"
     "      back = back + 1\n"
@@ -430,9 +450,15 @@ static const char recover_lua[] = LUA_PRELUDE
     "  local id = redis.call('RPOP', wip)\n"
     "  if not id then break end\n"
     "  local jk = jobkey(id)\n"
-    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts', 'max_attempts', 'started_at', 'history')\n"
+    "  local f = redis.call('HMGET', jk, 'state', 'queue', 'attempts', 'max_attempts', 'started_at', 'history',\n"
+    "    'held')\n"
     "  local st, q = f[1], f[2]\n"
-    "  if st == 'running' then\n"
+    "  if st == 'running' and f[7] then\n"
+    "    -- held behind another run, never begun: back as it was, the attempt not counted\n"
+    "    redis.call('HSET', jk, 'state', 'queued', 'attempts', tostring(math.max(0, tonumber(f[3] or '1') - 1)))\n"
+    "    redis.call('HDEL', jk, 'held', 'started_at')\n"
+    "    st = 'held'\n"
+    "  elseif st == 'running' then\n"
     "    redis.call('HSET', jk, 'history', history(f[6], f[3], w, 'lost', reason, f[5], now))\n"
     "  end\n"
     "  if st == 'running' and tonumber(f[3] or 0) >= tonumber(f[4] or 1) then\n"
@@ -444,9 +470,9 @@ static const char recover_lua[] = LUA_PRELUDE
     "    notify(jk, id)\n"
     "    flow('out', q, 1)\n"
     "    dead = dead + 1\n"
-    "  elseif st == 'running' or st == 'queued' then\n"
+    "  elseif st == 'running' or st == 'queued' or st == 'held' then\n"
     "    redis.call('HSET', jk, 'state', 'queued')\n"
-    "    redis.call('HSET', jk, 'error', reason)\n"
+    "    if st ~= 'held' then redis.call('HSET', jk, 'error', reason) end\n"
     "    redis.call('RPUSH', P .. 'q:' .. q, id)\n"
     "    redis.call('SADD', P .. 'queues', q)\n"
     "    requeued = requeued + 1\n"

@@ -51,8 +51,9 @@ enum script_id {
     /* ARGV: prefix, id, worker_id, now_us, ttl_s, state (done|failed|retry|requeue),
      * digest, iterations, cpu_ms, wall_ms, error, result, result_kind, run
      * (the attempt number START gave this run; '' skips that check), jitter
-     * (a uniform draw in [0, 1) for the backoff), began (µs: when the run
-     * really began, for a job taken ahead of it; '' keeps START's time)
+     * (a uniform draw in [0, 1) for the backoff), next (the id of the job
+     * held behind this one whose run begins now: no longer held, started
+     * now, shown in the worker's record; '' for none)
      * (SCRIPT_FINISH_ARGC in all;
      * empty values are not stored). Only the job's current run may finish
      * it: a job no longer running by this worker at this attempt (recovered
@@ -73,7 +74,9 @@ enum script_id {
      * and optionally 'alive' (the worker lives on: a reconnect).
      * Aborts (replies -1) if the worker's heartbeat is newer than
      * max_heartbeat_ms. Otherwise, for each id in its wip list: back to the
-     * front of its queue as queued, or — when a started run has used up
+     * front of its queue as queued (a held job — taken ahead, its run not
+     * begun — with its attempt not counted and nothing in its history), or
+     * — when a started run has used up
      * max_attempts — into dead:{queue} as dead with `reason`; a started
      * run is appended to the job's history as lost; then deregisters the
      * worker and, unless 'alive', keeps its record for an hour as a dead
@@ -88,7 +91,8 @@ enum script_id {
     /* ARGV: prefix, worker_id, now_us, n, queue names in priority order.
      * Reliable fetch and START in one step, without blocking: LMOVE up to
      * n jobs, from the first non-empty queues, into the worker's wip list
-     * and mark them running. Replies, per job taken, {id} + SCRIPT_START's
+     * and mark them running, all but the first held (their runs have not
+     * begun: see SCRIPT_FINISH's next). Replies, per job taken, {id} + SCRIPT_START's
      * reply, all in one flat array; or nil when every queue is empty (then
      * BLMOVE + SCRIPT_START). */
     SCRIPT_TAKE,

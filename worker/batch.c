@@ -27,7 +27,6 @@ static int held_fill(struct held_job *h, redisReply **f, const char *id)
     if (!(h->id = strdup(id ? id : f[-1]->str)))
         return -1;
     h->f = f;
-    h->began_us = 0;
     return 0;
 }
 

@@ -18,7 +18,6 @@ enum { F_MS, F_PAYLOAD, F_ATTEMPTS, F_MAX_ATTEMPTS, F_TASK, F_ARGS, F_TIMEOUT_MS
 struct held_job {
     redisReply **f;     /* SCRIPT_START's SCRIPT_START_FIELDS fields, inside the batch's reply */
     char *id;           /* owned: the id exactly as Redis holds it */
-    int64_t began_us;   /* when its run began (Unix µs), 0 before */
 };
 
 struct batch {

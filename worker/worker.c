@@ -41,7 +41,7 @@
 struct report {
     const struct held_job *job;
     const struct task_outcome *o;
-    char ttl[24], digest[24], iters[24], cpu[32], wall[32], now[24], jitter[24], began[24], n[16];
+    char ttl[24], digest[24], iters[24], cpu[32], wall[32], now[24], jitter[24], n[16];
     const char *argv[SCRIPT_FINISH_ARGC + 1 + WORKER_QUEUES_MAX];
     size_t lens[SCRIPT_FINISH_ARGC + 1 + WORKER_QUEUES_MAX];
 };
@@ -387,9 +387,10 @@ static const char *finish_state(enum run_end end)
 }
 
 
-/* Fills r for job h's outcome o. */
+/* Fills r for job h's outcome o; next_id (or NULL) names the job held
+ * behind it whose run begins as this report goes out. */
 static void report_init(struct report *r, const struct worker *w, const struct held_job *h,
-                        const struct task_outcome *o)
+                        const struct task_outcome *o, const char *next_id)
 {
     memset(r, 0, sizeof *r);
     r->job = h;
@@ -403,13 +404,11 @@ static void report_init(struct report *r, const struct worker *w, const struct h
     }
     /* the retry backoff's draw (Lua's random is the same in every script) */
     snprintf(r->jitter, sizeof r->jitter, "%.6f", arc4random() / 4294967296.0);
-    if (h->began_us > 0)
-        snprintf(r->began, sizeof r->began, "%" PRId64, h->began_us);
     const char *fixed[SCRIPT_FINISH_ARGC] = {w->cfg->prefix, h->id, w->cfg->id, r->now, r->ttl,
                                              finish_state(o->end), r->digest, r->iters, r->cpu, r->wall,
                                              o->end == RUN_DONE ? "" : o->error, o->result ? o->result : "",
                                              o->result_json ? "json" : "text", h->f[F_ATTEMPTS]->str, r->jitter,
-                                             r->began};
+                                             next_id ? next_id : ""};
     memcpy(r->argv, fixed, sizeof fixed);
 }
 
@@ -503,10 +502,10 @@ static unsigned long worker_settle(struct worker *w, struct pending *p, struct b
  * with take_n > 0 as FINISH_TAKE of up to take_n jobs. If the send breaks,
  * what was in flight is settled at once. */
 static void worker_send(struct worker *w, struct pending *p, const struct held_job *h,
-                        const struct task_outcome *o, int take_n)
+                        const struct task_outcome *o, const char *next_id, int take_n)
 {
     struct report *r = &p->r[p->n];
-    report_init(r, w, h, o);
+    report_init(r, w, h, o, next_id);
     bool take = take_n > 0 && *w->stops == 0;
     int argc = report_args(r, w, take ? take_n : 0);
     p->take_n[p->n] = take ? take_n : 0;
@@ -618,8 +617,6 @@ static void worker_run_job(struct worker *w, struct batch *b, struct held_job *h
     };
     log_debug("job started", "id=%s task=%s attempt=%s max_attempts=%s", h->id, call.task,
               f[F_ATTEMPTS]->str, f[F_MAX_ATTEMPTS]->str);
-    if (b->next > 1) /* it waited in our hands: its run begins now, not when it was taken */
-        h->began_us = job_now_us();
     worker_arm(w, b);
     int64_t start = clock_mono_ms();
     /* The API checks all three; a job written into Redis by other hands is
@@ -683,7 +680,9 @@ static enum job_outcome worker_step(struct worker *w, struct batch *cur, struct 
     bool back = o->end == RUN_RETRY || o->end == RUN_REQUEUE;
     bool stop = o->exit_after || *w->stops > 0;
     bool last = batch_left(cur) == 0 || stop;
-    worker_send(w, &w->pending, h, o, last && !stop && !back ? worker_want(w) : 0);
+    /* the report says the next held job begins now: it does, right after */
+    worker_send(w, &w->pending, h, o, last ? NULL : cur->job[cur->next].id,
+                last && !stop && !back ? worker_want(w) : 0);
     if (o->no_handler)
         clock_sleep_ms(NO_HANDLER_PAUSE_MS);
     else if (o->end == RUN_REQUEUE)

@@ -2,13 +2,14 @@
 # Checks that every build and test dependency is present. As root on Debian it
 # installs what is missing; otherwise it names the one command to run.
 # python3 runs the integration tests' serve: coprocess (tests/fixtures/coproc.py).
+# redis-sentinel runs the failover test's three sentinels (tests/integration/test_sentinel.c).
 # systemd brings systemd-analyze and systemd-sysusers, which make test-install
 # runs on the installed units (systemd need not be PID 1).
 # prometheus brings promtool, which lints /metrics (tests/integration/test_metrics_lint.c);
 # its own server is stopped and disabled right after it is installed.
 # `deps.sh bench` also wants what make bench and make demo use (wrk, python3, bc).
 set -eu
-PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl python3 prometheus systemd"
+PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server redis-sentinel curl python3 prometheus systemd"
 if [ "${1:-}" = bench ]; then
   PKGS="$PKGS wrk bc"
 fi
@@ -20,6 +21,7 @@ if [ -z "$missing" ]; then
   done
 fi
 command -v redis-server >/dev/null 2>&1 || missing="${missing:-redis-server}"
+command -v redis-sentinel >/dev/null 2>&1 || missing="${missing:-redis-sentinel}"
 command -v cc >/dev/null 2>&1 || missing="${missing:-cc}"
 command -v curl >/dev/null 2>&1 || missing="${missing:-curl}"
 command -v python3 >/dev/null 2>&1 || missing="${missing:-python3}"

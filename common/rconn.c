@@ -62,6 +62,7 @@ struct rconn {
     struct sentinel_ask *ask; /* redis+sentinel://: finds the master before each connect */
     struct redis_addr master; /* where the master was found last (sentinel URLs) */
     bool ask_failed;          /* the last round of asking failed (logged once until it works) */
+    bool role_refused;        /* a server named master said otherwise (logged once until ready) */
     bool subscribed;          /* in SUBSCRIBE mode: no idle PING, no command deadline */
     char redacted[URL_PATH_MAX + URL_HOST_MAX];
 };
@@ -111,7 +112,7 @@ static void rconn_disconnect_cb(const redisAsyncContext *ac, int status)
     (void)status;
     if (rc == NULL || rc->ac != ac)
         return;
-    rconn_lost(rc, rc->hung ? rc->down_why : ac->errstr[0] ? ac->errstr : "closed");
+    rconn_lost(rc, rc->hung || rc->demoted ? rc->down_why : ac->errstr[0] ? ac->errstr : "closed");
 }
 
 static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -135,6 +136,7 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     rc->state = RCONN_READY;
+    rc->role_refused = false;
     rc->down_why[0] = '\0';
     rc->progress_ms = clock_mono_ms();
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
@@ -192,8 +194,10 @@ static void rconn_role_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     if (rc == NULL || gen != rc->generation || rc->state != RCONN_SETUP)
         return;
     if (r && sentinel_role_check(r, why, sizeof why) != 0) {
-        log_warn("redis refused: not the master; asking the sentinels again", "conn=%s master=%s:%d reason=\"%s\"",
-                 rc->name, rc->master.host, rc->master.port, why);
+        if (!rc->role_refused)
+            log_warn("redis refused: not the master; asking the sentinels again", "conn=%s master=%s:%d reason=\"%s\"",
+                     rc->name, rc->master.host, rc->master.port, why);
+        rc->role_refused = true;
         snprintf(rc->down_why, sizeof rc->down_why, "%.64s:%d is %.80s", rc->master.host, rc->master.port, why);
         rc->setup_failed = true;
     }

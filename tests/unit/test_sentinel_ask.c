@@ -3,7 +3,11 @@
  * started by the harness on free ports), blocking and on a libevent loop:
  * the first sentinel that names the master wins, a refused, silent or
  * wrong one is passed over and named in the error, and an asker freed
- * mid-round never answers. Every wait is bounded (loop_unit.h). */
+ * mid-round never answers. And both connections on a sentinel URL
+ * (common/rconn.c on the loop, worker/redis_conn.c blocking): a master
+ * demoted under them (a write answered READONLY) is left, refused while
+ * ROLE says replica, and used again once it is a master. Every wait is
+ * bounded (loop_unit.h). */
 #include "common/sentinel.h"
 
 #include <check.h>
@@ -15,16 +19,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/rconn.h"
 #include "common/url.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/sentinel.h"
 #include "tests/unit/loop_unit.h"
+#include "worker/redis_conn.h"
 
 #define MASTER "unitmaster"
 #define ASK_MS 500     /* each sentinel's deadline in these tests */
 #define ANSWER_MS 10000 /* an answer within this, whatever the machine's load */
 
-static struct harness_redis R;
+static struct harness_redis R, OTHER;
 static struct harness_sentinel S;
 static int silent_fd = -1; /* a listening socket nobody accepts on: connects succeed, nothing answers */
 static int silent_port;
@@ -32,6 +38,7 @@ static int silent_port;
 static void setup(void)
 {
     memset(&R, 0, sizeof R);
+    memset(&OTHER, 0, sizeof OTHER);
     memset(&S, 0, sizeof S);
     silent_fd = -1;
 }
@@ -39,6 +46,7 @@ static void setup(void)
 static void teardown(void)
 {
     harness_sentinel_stop(&S);
+    harness_redis_stop(&OTHER);
     harness_redis_stop(&R);
     if (silent_fd >= 0)
         close(silent_fd);
@@ -278,6 +286,127 @@ START_TEST(ask_freed_mid_round)
 }
 END_TEST
 
+/* A command on a fresh blocking connection to r; status reply wanted. */
+static void redis_do(const struct harness_redis *r, const char *cmd)
+{
+    redisContext *c = harness_redis_connect(r);
+    ck_assert_ptr_nonnull(c);
+    redisReply *reply = redisCommand(c, cmd);
+    ck_assert_msg(reply && reply->type == REDIS_REPLY_STATUS, "%s: %s", cmd, reply && reply->str ? reply->str : "?");
+    freeReplyObject(reply);
+    redisFree(c);
+}
+
+static void on_state(struct rconn *rc, bool up, void *arg)
+{
+    (void)rc;
+    (void)up;
+    (void)arg;
+}
+
+/* A SET's reply through rconn. */
+struct set_reply {
+    int calls;
+    bool ok;
+    char err[128];
+};
+
+static void on_set(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct set_reply *sr = priv;
+    redisReply *reply = r;
+    (void)ac;
+    sr->calls++;
+    sr->ok = reply && reply->type == REDIS_REPLY_STATUS;
+    snprintf(sr->err, sizeof sr->err, "%s", reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+}
+
+static bool set_answered(void *arg)
+{
+    return ((struct set_reply *)arg)->calls > 0;
+}
+
+static bool rconn_is_ready(void *arg)
+{
+    return rconn_ready(arg);
+}
+
+static bool rconn_refuses_replica(void *arg)
+{
+    return !rconn_ready(arg) && strstr(rconn_down_reason(arg), "is not a master: a replica of") != NULL;
+}
+
+/* The master the sentinel names becomes a replica under a ready rconn:
+ * the write is answered READONLY, the connection is left, the sentinel
+ * (not yet aware) names it again and ROLE refuses it; once it is a master
+ * again the connection comes back. */
+START_TEST(rconn_leaves_a_demoted_master)
+{
+    struct event_base *base = event_base_new();
+    struct redis_url u;
+    struct set_reply sr = {0};
+    const char *set[3] = {"SET", "k", "v"};
+    char cmd[64];
+    ck_assert_ptr_nonnull(base);
+    sentinel_up();
+    ck_assert_int_eq(harness_redis_start(&OTHER), 0);
+    int ports[1] = {S.port};
+    url_make(&u, ports, 1);
+    struct rconn *rc = rconn_new(base, &u, "unit-sentinel", on_state, NULL);
+    ck_assert_ptr_nonnull(rc);
+    ck_assert_int_eq(rconn_set_timeout(rc, 2000), 0);
+    ck_assert(loop_until(base, rconn_is_ready, rc, ANSWER_MS));
+    ck_assert_int_eq(rconn_command(rc, on_set, &sr, 3, set, NULL), 0);
+    ck_assert(loop_until(base, set_answered, &sr, ANSWER_MS));
+    ck_assert_msg(sr.ok, "%s", sr.err);
+
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", OTHER.port);
+    redis_do(&R, cmd);
+    memset(&sr, 0, sizeof sr);
+    ck_assert_int_eq(rconn_command(rc, on_set, &sr, 3, set, NULL), 0);
+    ck_assert(loop_until(base, set_answered, &sr, ANSWER_MS));
+    ck_assert_msg(strncmp(sr.err, "READONLY", 8) == 0, "got \"%s\"", sr.err);
+    ck_assert(!rconn_ready(rc)); /* left at once: nothing more is sent there */
+    ck_assert_msg(loop_until(base, rconn_refuses_replica, rc, ANSWER_MS), "down: %s", rconn_down_reason(rc));
+
+    redis_do(&R, "REPLICAOF NO ONE");
+    ck_assert(loop_until(base, rconn_is_ready, rc, ANSWER_MS));
+    rconn_free(rc);
+    loop_for(base, 20);
+    event_base_free(base);
+}
+END_TEST
+
+/* The same for the worker's blocking connection. */
+START_TEST(redis_conn_leaves_a_demoted_master)
+{
+    struct redis_url u;
+    struct redis_conn c;
+    char err[512], cmd[64];
+    sentinel_up();
+    ck_assert_int_eq(harness_redis_start(&OTHER), 0);
+    int ports[1] = {S.port};
+    url_make(&u, ports, 1);
+    ck_assert_int_eq(redis_conn_init(&c, &u, "unit-sentinel", "main", 2000, 2000), 0);
+    ck_assert_msg(redis_conn_open(&c, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(c.master.port, R.port);
+    redisReply *r = redis_conn_command(&c, "SET k v");
+    ck_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", OTHER.port);
+    redis_do(&R, cmd);
+    ck_assert_ptr_null(redis_conn_command(&c, "SET k v2")); /* READONLY: as if the connection broke */
+    ck_assert_ptr_null(c.ctx);
+    ck_assert_int_eq(redis_conn_open(&c, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "is not a master: a replica of") != NULL, "%s", err);
+
+    redis_do(&R, "REPLICAOF NO ONE");
+    ck_assert_msg(redis_conn_open(&c, err, sizeof err) == 0, "%s", err);
+    redis_conn_close(&c);
+}
+END_TEST
+
 static Suite *sentinel_suite(void)
 {
     Suite *s = suite_create("sentinel");
@@ -290,6 +419,8 @@ static Suite *sentinel_suite(void)
     tcase_add_test(tc, ask_on_loop);
     tcase_add_test(tc, ask_nobody_knows);
     tcase_add_test(tc, ask_freed_mid_round);
+    tcase_add_test(tc, rconn_leaves_a_demoted_master);
+    tcase_add_test(tc, redis_conn_leaves_a_demoted_master);
     suite_add_tcase(s, tc);
     return s;
 }

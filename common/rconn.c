@@ -464,7 +464,13 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, co
     if (url->is_sentinel && (rc->ask = sentinel_ask_new(base, &rc->url, rconn_master_cb, rc)) == NULL)
         goto err;
     redis_url_redact(url, rc->redacted, sizeof rc->redacted);
-    rconn_connect(rc);
+    if (rc->ask) {
+        /* asked from the loop's first turn, with the deadline rconn_set_timeout gives by then */
+        struct timeval zero = {0, 0};
+        evtimer_add(rc->retry_ev, &zero);
+    } else {
+        rconn_connect(rc);
+    }
     return rc;
 err:
     if (rc->policy_ev)

@@ -18,6 +18,7 @@ struct conn_table;
 struct serial;
 struct qstats;
 struct mover;
+struct replwait;
 
 struct api_config {
     const char *listen;
@@ -38,6 +39,7 @@ struct api_config {
     int64_t header_timeout_ms;
     int64_t idle_timeout_ms;
     int64_t redis_timeout_ms; /* a Redis command unanswered this long: 503, drop and re-make the connection */
+    long redis_wait;          /* replicas that must have an enqueue before it is answered (WAIT); 0 = none */
     long max_conns;           /* client connections at once; 0 = the descriptor limit less a reserve */
     long max_queues;          /* distinct queue names remembered; a new one past it gets 429 */
     long max_body_total;      /* bytes held for all unfinished request bodies together; 503 past it */
@@ -66,6 +68,7 @@ struct app {
     struct serial *serial;  /* inline/blocking modes: one per loop turn */
     struct qstats *qstats;  /* queue figures, fetched at most once a second */
     struct mover *mover;    /* scheduled jobs to their queues, schedules' ticks (common/mover.h) */
+    struct replwait *replwait; /* --redis-wait: WAIT after each enqueue (api/replwait.h); NULL when 0 */
     char id[64];           /* this API instance: names its done channel */
     char channel[256];     /* <prefix>done:<id> */
     long inflight;

@@ -6,6 +6,7 @@
 
 #include "api/app.h"
 #include "api/jobstore.h"
+#include "api/replwait.h"
 #include "common/rconn.h"
 #include "api/req.h"
 #include "api/waiters.h"
@@ -83,6 +84,8 @@ struct jobreq {
     json_t *finished; /* FINISHED: the job the waiter got */
     int64_t wait_ms;  /* how long a waiting kind waits */
     bool replayed;    /* an idempotency key named an earlier job: the answer says so */
+    bool *replayed_at; /* --redis-wait: which jobs were replayed, kept until the replicas answer */
+    char made[48];    /* --redis-wait: ENQUEUE's entry for the first job, kept likewise */
     size_t n;
     char (*ids)[JOBID_LEN + 1];
 };
@@ -143,6 +146,7 @@ static struct api_req *jobreq_end(struct jobreq *jr)
     waiters_cancel(r->app->waiters, jr->w);
     r->data = NULL;
     json_decref(jr->finished);
+    free(jr->replayed_at);
     free(jr->ids);
     free(jr);
     return r;
@@ -386,9 +390,61 @@ static const char *jobreq_entries(struct jobreq *jr, const redisReply *reply, bo
     return reply->element[1]->str;
 }
 
+/* The ENQUEUE was answered but --redis-wait's replicas did not confirm
+ * it in time (acked of them did; -1: the answer was lost): 503 with the
+ * ids, since the jobs exist on the master and a failover could lose them. */
+static void jobreq_reply_unconfirmed(struct jobreq *jr, long acked)
+{
+    const struct replwait *rw = jr->r->app->replwait;
+    char why[256];
+    if (acked < 0)
+        snprintf(why, sizeof why, "redis did not say whether %ld replicas have the jobs (--redis-wait)",
+                 replwait_replicas(rw));
+    else
+        snprintf(why, sizeof why, "only %ld of %ld replicas confirmed the jobs within %lld ms (--redis-wait)", acked,
+                 replwait_replicas(rw), (long long)replwait_timeout_ms(rw));
+    json_t *body = json_pack("{s:s+,s:s,s:I,s:o*}", "error", why,
+                             ": the master has them, but a failover now could lose them; GET /jobs/{id} for each id "
+                             "tells, before retrying",
+                             "outcome", "unconfirmed", "replicas", (json_int_t)(acked < 0 ? 0 : acked), "ids",
+                             jobreq_ids_json(jr));
+    struct api_req *r = jobreq_end(jr);
+    req_add_header(r, "Retry-After", DEFAULTS_RETRY_AFTER_S);
+    req_reply_json(r, 503, body);
+}
+
+/* ENQUEUE made (or replayed) every job: answers, or for ?wait goes on
+ * waiting. first: the first job's entry ("queued", "scheduled <us>");
+ * replayed[i]: job i's idempotency key named an earlier job. */
+static void jobreq_accepted(struct jobreq *jr, const char *first, const bool *replayed)
+{
+    if (jr->kind == JOBREQ_SUBMIT_MANY) {
+        jobreq_reply_accepted_many(jr, replayed);
+    } else if (jr->replayed && jr->kind == JOBREQ_SUBMIT_WAIT) {
+        jobreq_rewatch(jr);
+    } else if (jr->replayed) {
+        jobreq_fetch(jr); /* 200 with the earlier job as it stands */
+    } else if (jr->kind == JOBREQ_SUBMIT) {
+        jobreq_reply_accepted(jr, first);
+    } else {
+        jobreq_on(jr, JOBREQ_ANSWERED, NULL);
+    }
+}
+
+/* --redis-wait: the replicas' answer for jr's ENQUEUE. */
+static void jobreq_replicated_fn(void *arg, long acked)
+{
+    struct jobreq *jr = arg;
+    if (acked < replwait_replicas(jr->r->app->replwait))
+        jobreq_reply_unconfirmed(jr, acked);
+    else
+        jobreq_accepted(jr, jr->made, jr->replayed_at);
+}
+
 static void jobreq_enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
     struct jobreq *jr = priv;
+    struct replwait *rw = jr->r->app->replwait;
     redisReply *reply = rep;
     bool *replayed;
     const char *first;
@@ -403,18 +459,20 @@ static void jobreq_enqueued_cb(redisAsyncContext *ac, void *rep, void *priv)
         if (replayed)
             log_error("enqueue: unexpected reply", "type=%d", reply->type);
         jobreq_reply_unavailable(jr);
-    } else if (jr->kind == JOBREQ_SUBMIT_MANY) {
-        jobreq_reply_accepted_many(jr, replayed);
-    } else if (jr->replayed && jr->kind == JOBREQ_SUBMIT_WAIT) {
-        jobreq_rewatch(jr);
-    } else if (jr->replayed) {
-        jobreq_fetch(jr); /* 200 with the earlier job as it stands */
-    } else if (jr->kind == JOBREQ_SUBMIT) {
-        jobreq_reply_accepted(jr, first);
-    } else {
-        jobreq_on(jr, JOBREQ_ANSWERED, NULL);
+        free(replayed);
+        return;
     }
-    free(replayed);
+    if (rw == NULL) {
+        jobreq_accepted(jr, first, replayed);
+        free(replayed);
+        return;
+    }
+    /* hold the answer until the replicas have the jobs (the WAIT goes on
+     * this connection, after this ENQUEUE) */
+    snprintf(jr->made, sizeof jr->made, "%s", first);
+    jr->replayed_at = replayed;
+    if (replwait_add(rw, jobreq_replicated_fn, jr) != 0)
+        jobreq_reply_unconfirmed(jr, -1);
 }
 
 static void jobreq_watched_cb(redisAsyncContext *ac, void *rep, void *priv)

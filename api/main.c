@@ -125,7 +125,9 @@ int main(int argc, char **argv)
     const char *token_file = "";
     const struct opt opts[] = {
         {"listen", 0, "API_LISTEN", OPT_STR, &cfg.listen, 0, 0, "address to listen on (127.0.0.1:8080)"},
-        {"redis", 0, "REDIS_URL", OPT_STR, &cfg.redis, 0, 0, "redis://[:password@]host[:port][/db] or unix:///path (redis://127.0.0.1:6379)"},
+        {"redis", 0, "REDIS_URL", OPT_STR, &cfg.redis, 0, 0,
+         "redis://[:password@]host[:port][/db], unix:///path, or "
+         "redis+sentinel://[:password@]host:port[,host:port...]/MASTER[/db] (redis://127.0.0.1:6379)"},
         {"upstream", 0, "UPSTREAM_URL", OPT_STR, &cfg.upstream, 0, 0, "upstream for /io (http://127.0.0.1:8081/)"},
         {"upstream-timeout", 0, "UPSTREAM_TIMEOUT", OPT_DURATION, &cfg.upstream_timeout_ms, 1, 3600000, "upstream timeout, 504 after it (5s)"},
         {"threads", 0, "API_THREADS", OPT_INT, &cfg.threads, 1, 1024, "thread pool size for /cpu and /io mode=thread (5 x cores)"},
@@ -146,6 +148,9 @@ int main(int argc, char **argv)
          "serve the /cpu and /io experiment routes (off: they answer 404; the demo turns them on)"},
         {"redis-timeout", 0, "API_REDIS_TIMEOUT", OPT_DURATION, &cfg.redis_timeout_ms, 100, 600000,
          "a Redis command unanswered this long fails its request with 503 and the connection is re-made (2s)"},
+        {"redis-wait", 0, "API_REDIS_WAIT", OPT_INT, &cfg.redis_wait, 0, 16,
+         "answer an enqueue only once this many replicas have it (Redis WAIT, at most half of --redis-timeout), "
+         "else 503 \"outcome\":\"unconfirmed\" (0: once the master has it; replication is asynchronous)"},
         {"max-conns", 0, "API_MAX_CONNS", OPT_INT, &cfg.max_conns, 0, 1e7,
          "client connections at once, more wait in the backlog (0: the descriptor limit less 10% for Redis and upstreams)"},
         {"max-queues", 0, "API_MAX_QUEUES", OPT_INT, &cfg.max_queues, 1, 1e6,

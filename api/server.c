@@ -25,6 +25,7 @@
 #include "api/pool.h"
 #include "api/proxy.h"
 #include "api/qstats.h"
+#include "api/replwait.h"
 #include "common/rconn.h"
 #include "api/req.h"
 #include "api/route.h"
@@ -459,6 +460,9 @@ int server_run(const struct api_config *cfg, int fd)
     app.mover = mover_new(app.base, &app.redis_url, name, cfg->prefix, cfg->redis_timeout_ms);
     if (app.mover)
         mover_allow_eviction(app.mover, cfg->allow_eviction);
+    if (app.redis && cfg->redis_wait > 0 &&
+        (app.replwait = replwait_new(app.redis, cfg->redis_wait, cfg->redis_timeout_ms / 2)) == NULL)
+        goto err;
     if (app.redis && app.sub) {
         rconn_allow_eviction(app.redis, cfg->allow_eviction);
         rconn_allow_eviction(app.sub, cfg->allow_eviction);
@@ -508,6 +512,7 @@ err:
     if (app.base)
         event_base_loop(app.base, EVLOOP_NONBLOCK); /* runs the deferred Redis frees */
     qstats_free(app.qstats); /* after them: a fetch in flight has had its NULL reply */
+    replwait_free(app.replwait); /* likewise a WAIT */
     if (app.http)
         evhttp_free(app.http);
     conn_table_free(app.conns);

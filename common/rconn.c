@@ -9,10 +9,10 @@
 #include "common/clock.h"
 #include "common/job.h"
 #include "common/log.h"
+#include "common/sentinel.h"
 
 #define RCONN_BACKOFF_MIN_MS 100
 #define RCONN_BACKOFF_MAX_MS 1000 /* the issue: reconnect backoff capped at 1 s */
-#define RCONN_SETUP_MAX (4 + SCRIPT_COUNT)
 #define RCONN_POLICY_CHECK_S 30 /* how often a ready connection looks at maxmemory-policy again */
 #define RCONN_PING_IDLE_MS 1000 /* an idle connection PINGs this often, so a hung Redis is seen without traffic */
 #define RCONN_WATCH_MIN_MS 10   /* the deadline watchdog ticks every timeout/10 within these bounds */
@@ -24,6 +24,7 @@
 /* Lifecycle of the connection. */
 enum rconn_state {
     RCONN_IDLE,       /* no context; the retry timer is pending */
+    RCONN_RESOLVING,  /* redis+sentinel://: asking the sentinels where the master is */
     RCONN_CONNECTING, /* TCP/unix connect in progress */
     RCONN_SETUP,      /* connected; AUTH/SELECT/SETNAME/SCRIPT LOAD replies pending */
     RCONN_READY,      /* commands accepted */
@@ -57,6 +58,11 @@ struct rconn {
     unsigned long deadlines;  /* connections dropped for a missed deadline */
     char down_why[160];       /* why the last connection was lost, for 503 answers */
     bool hung;                /* being dropped for a missed deadline (not ready meanwhile) */
+    bool demoted;             /* being dropped: a write was answered READONLY (not ready meanwhile) */
+    struct sentinel_ask *ask; /* redis+sentinel://: finds the master before each connect */
+    struct redis_addr master; /* where the master was found last (sentinel URLs) */
+    bool ask_failed;          /* the last round of asking failed (logged once until it works) */
+    bool role_refused;        /* a server named master said otherwise (logged once until ready) */
     bool subscribed;          /* in SUBSCRIBE mode: no idle PING, no command deadline */
     char redacted[URL_PATH_MAX + URL_HOST_MAX];
 };
@@ -89,6 +95,7 @@ static void rconn_lost(struct rconn *rc, const char *why)
     if (why != rc->down_why && (was_ready || rc->down_why[0] == '\0'))
         snprintf(rc->down_why, sizeof rc->down_why, "%s", why);
     rc->hung = false;
+    rc->demoted = false;
     if (rc->closing)
         return;
     if (was_ready) {
@@ -105,7 +112,7 @@ static void rconn_disconnect_cb(const redisAsyncContext *ac, int status)
     (void)status;
     if (rc == NULL || rc->ac != ac)
         return;
-    rconn_lost(rc, rc->hung ? rc->down_why : ac->errstr[0] ? ac->errstr : "closed");
+    rconn_lost(rc, rc->hung || rc->demoted ? rc->down_why : ac->errstr[0] ? ac->errstr : "closed");
 }
 
 static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -129,10 +136,16 @@ static void rconn_setup_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     rc->state = RCONN_READY;
+    rc->role_refused = false;
     rc->down_why[0] = '\0';
     rc->progress_ms = clock_mono_ms();
     rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
-    log_info("redis connected", "conn=%s redis=%s", rc->name, rc->redacted);
+    if (rc->url.is_sentinel)
+        log_info("redis connected", "conn=%s redis=%s master=%s%s%s:%d", rc->name, rc->redacted,
+                 strchr(rc->master.host, ':') ? "[" : "", rc->master.host,
+                 strchr(rc->master.host, ':') ? "]" : "", rc->master.port);
+    else
+        log_info("redis connected", "conn=%s redis=%s", rc->name, rc->redacted);
     rc->was_ready = true;
     rc->on_state(rc, true, rc->arg);
 }
@@ -170,6 +183,28 @@ static void rconn_policy_setup_cb(redisAsyncContext *ac, void *r, void *priv)
     rconn_setup_cb(ac, reply ? (void *)&ok : NULL, priv);
 }
 
+/* ROLE, for a master found through the sentinels: a server that is no
+ * longer the master (a sentinel that has not seen the failover yet, or a
+ * demoted master) is refused, and the sentinels are asked again. */
+static void rconn_role_setup_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rconn *rc = ac->data;
+    unsigned long gen = (unsigned long)(uintptr_t)priv;
+    char why[160];
+    if (rc == NULL || gen != rc->generation || rc->state != RCONN_SETUP)
+        return;
+    if (r && sentinel_role_check(r, why, sizeof why) != 0) {
+        if (!rc->role_refused)
+            log_warn("redis refused: not the master; asking the sentinels again", "conn=%s master=%s:%d reason=\"%s\"",
+                     rc->name, rc->master.host, rc->master.port, why);
+        rc->role_refused = true;
+        snprintf(rc->down_why, sizeof rc->down_why, "%.64s:%d is %.80s", rc->master.host, rc->master.port, why);
+        rc->setup_failed = true;
+    }
+    redisReply ok = {.type = REDIS_REPLY_STATUS};
+    rconn_setup_cb(ac, r ? (void *)&ok : NULL, priv);
+}
+
 /* A command counted in rc->pending until its reply (or NULL) arrives. */
 struct rconn_call {
     struct rconn *rc;
@@ -183,6 +218,16 @@ static void rconn_call_cb(redisAsyncContext *ac, void *reply, void *priv)
     struct rconn *rc = call->rc;
     rc->pending--;
     rc->progress_ms = clock_mono_ms();
+    if (rc->url.is_sentinel && !rc->demoted && rc->ac == ac && sentinel_readonly(reply)) {
+        /* the master we know was demoted: drop it (the commands still in
+         * flight get their replies first) and find the new one */
+        rc->demoted = true;
+        snprintf(rc->down_why, sizeof rc->down_why, "%.64s:%d is no longer the master (READONLY)", rc->master.host,
+                 rc->master.port);
+        log_warn("redis answered READONLY: the master moved; asking the sentinels again", "conn=%s master=%s:%d",
+                 rc->name, rc->master.host, rc->master.port);
+        redisAsyncDisconnect(ac); /* inside a callback: hiredis closes once it returns */
+    }
     if (call->cb)
         call->cb(ac, reply, call->priv);
     free(call);
@@ -214,7 +259,7 @@ static int rconn_send(struct rconn *rc, redisCallbackFn *cb, void *priv, int arg
  * again with backoff. */
 static void rconn_drop_hung(struct rconn *rc, int64_t waited_ms)
 {
-    static const char *const state_names[] = {"idle", "connecting", "setup", "ready"};
+    static const char *const state_names[] = {"idle", "resolving", "connecting", "setup", "ready"};
     redisAsyncContext *ac = rc->ac;
     rc->deadlines++;
     rc->hung = true;
@@ -303,6 +348,10 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status)
         rc->setup_pending++;
         redisAsyncCommand(ac, rconn_setup_cb, gen, "AUTH %s", rc->url.password);
     }
+    if (rc->url.is_sentinel) {
+        rc->setup_pending++;
+        redisAsyncCommand(ac, rconn_role_setup_cb, gen, "ROLE");
+    }
     if (rc->url.db) {
         snprintf(db, sizeof db, "%d", rc->url.db);
         rc->setup_pending++;
@@ -319,12 +368,14 @@ static void rconn_connect_cb(const redisAsyncContext *cac, int status)
     }
 }
 
-static void rconn_connect(struct rconn *rc)
+/* Connects to the URL's server, or to `master` (a sentinel URL's, found
+ * just now). */
+static void rconn_connect_to(struct rconn *rc, const struct redis_addr *master)
 {
     redisAsyncContext *ac;
-    if (rc->closing)
-        return;
-    if (rc->url.is_unix)
+    if (master)
+        ac = redisAsyncConnect(master->host, master->port);
+    else if (rc->url.is_unix)
         ac = redisAsyncConnectUnix(rc->url.path);
     else
         ac = redisAsyncConnect(rc->url.host, rc->url.port);
@@ -352,6 +403,42 @@ static void rconn_connect(struct rconn *rc)
     redisAsyncSetDisconnectCallback(ac, rconn_disconnect_cb);
 }
 
+/* The sentinels' answer (from the loop, never inside hiredis): connect to
+ * the master, or retry with backoff, saying why once per outage. */
+static void rconn_master_cb(void *arg, const struct redis_addr *master, const char *err)
+{
+    struct rconn *rc = arg;
+    if (rc->closing || rc->state != RCONN_RESOLVING)
+        return;
+    if (master == NULL) {
+        if (!rc->ask_failed)
+            log_warn("no sentinel named the master; retrying", "conn=%s redis=%s error=\"%s\"", rc->name,
+                     rc->redacted, err);
+        rc->ask_failed = true;
+        rconn_lost(rc, err);
+        return;
+    }
+    if (rc->master.port != 0 && (rc->master.port != master->port || strcmp(rc->master.host, master->host) != 0))
+        log_info("the sentinels name a new master", "conn=%s old=%s:%d new=%s:%d", rc->name, rc->master.host,
+                 rc->master.port, master->host, master->port);
+    rc->ask_failed = false;
+    rc->master = *master;
+    rconn_connect_to(rc, master);
+}
+
+static void rconn_connect(struct rconn *rc)
+{
+    if (rc->closing)
+        return;
+    if (rc->ask == NULL) {
+        rconn_connect_to(rc, NULL);
+        return;
+    }
+    rc->state = RCONN_RESOLVING;
+    rc->progress_ms = clock_mono_ms();
+    sentinel_ask_start(rc->ask, rc->timeout_ms);
+}
+
 struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, const char *name,
                         rconn_state_fn *on_state, void *arg)
 {
@@ -374,10 +461,20 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_url *url, co
         goto err;
     struct timeval every = {RCONN_POLICY_CHECK_S, 0};
     evtimer_add(rc->policy_ev, &every);
+    if (url->is_sentinel && (rc->ask = sentinel_ask_new(base, &rc->url, rconn_master_cb, rc)) == NULL)
+        goto err;
     redis_url_redact(url, rc->redacted, sizeof rc->redacted);
-    rconn_connect(rc);
+    if (rc->ask) {
+        /* asked from the loop's first turn, with the deadline rconn_set_timeout gives by then */
+        struct timeval zero = {0, 0};
+        evtimer_add(rc->retry_ev, &zero);
+    } else {
+        rconn_connect(rc);
+    }
     return rc;
 err:
+    if (rc->policy_ev)
+        event_free(rc->policy_ev);
     if (rc->retry_ev)
         event_free(rc->retry_ev);
     free(rc->name);
@@ -433,6 +530,7 @@ static void rconn_free_cb(evutil_socket_t fd, short what, void *arg)
         ac->data = NULL;
         redisAsyncFree(ac); /* runs pending callbacks with NULL */
     }
+    sentinel_ask_free(rc->ask); /* a round under way ends without its answer */
     event_free(rc->retry_ev);
     event_free(rc->policy_ev);
     if (rc->watch_ev)
@@ -463,7 +561,7 @@ void rconn_free(struct rconn *rc)
 
 bool rconn_ready(const struct rconn *rc)
 {
-    return rc != NULL && rc->state == RCONN_READY && !rc->closing && !rc->hung;
+    return rc != NULL && rc->state == RCONN_READY && !rc->closing && !rc->hung && !rc->demoted;
 }
 
 unsigned long rconn_reconnects(const struct rconn *rc)

@@ -7,12 +7,15 @@
 #include "common/errmsg.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define REDIS_PORT_DEFAULT 6379
+#define SENTINEL_PORT_DEFAULT 26379 /* Sentinel's own port, as redis-sentinel listens by default */
+#define SENTINEL_SCHEME "redis+sentinel://"
 #define HTTP_PORT_DEFAULT 80
 #define PORT_MAX 65535
 /* sizeof(struct sockaddr_un.sun_path) - 1 on Linux: a longer path cannot be connected to. */
@@ -188,7 +191,20 @@ static int parse_db(const char *s, size_t n, int *db, char *err, size_t errlen)
     return 0;
 }
 
-/* Parses "db=N&password=X" (both optional) from a query string. */
+/* Percent-decodes a password value into dst (cap bytes); `name` says which
+ * one in the message. Refuses a second one. */
+static int parse_secret(const char *v, size_t vlen, char *dst, size_t cap, const char *name,
+                        char *err, size_t errlen)
+{
+    if (dst[0] != '\0')
+        return errmsg_fail(err, errlen, "%s given twice", name);
+    if (percent_decode(v, vlen, dst, cap) < 0)
+        return errmsg_fail(err, errlen, "invalid %s (bad %%-escape or too long)", name);
+    return 0;
+}
+
+/* Parses "db=N&password=X" (both optional; a sentinel URL also takes
+ * sentinel_password=X) from a query string. */
 static int parse_redis_query(const char *q, struct redis_url *out, bool db_seen, char *err,
                              size_t errlen)
 {
@@ -207,12 +223,18 @@ static int parse_redis_query(const char *q, struct redis_url *out, bool db_seen,
                 return -1;
             db_seen = true;
         } else if (klen == 8 && memcmp(q, "password", 8) == 0) {
-            if (out->password[0] != '\0')
-                return errmsg_fail(err, errlen, "password given twice");
-            if (percent_decode(v, vlen, out->password, sizeof out->password) < 0)
-                return errmsg_fail(err, errlen, "invalid password (bad %%-escape or too long)");
+            if (parse_secret(v, vlen, out->password, sizeof out->password, "password", err,
+                             errlen) < 0)
+                return -1;
+        } else if (out->is_sentinel && klen == 17 && memcmp(q, "sentinel_password", 17) == 0) {
+            if (parse_secret(v, vlen, out->sentinel_password, sizeof out->sentinel_password,
+                             "sentinel_password", err, errlen) < 0)
+                return -1;
         } else {
-            return errmsg_fail(err, errlen, "unknown query parameter (allowed: db, password)");
+            return errmsg_fail(err, errlen, out->is_sentinel
+                                                ? "unknown query parameter (allowed: db, password, "
+                                                  "sentinel_password)"
+                                                : "unknown query parameter (allowed: db, password)");
         }
         q += len;
         if (*q == '&')
@@ -239,6 +261,104 @@ static int parse_unix(const char *rest, struct redis_url *out, char *err, size_t
     return 0;
 }
 
+/* Splits the authority rest[0..auth_len) at its last '@': the password
+ * before it (user:password, the user ignored as Redis 5 has no ACL users,
+ * or password alone, as redis-cli reads it) goes into out->password, and
+ * *hp, *hp_len get what follows. Returns 0 or -1. */
+static int parse_userinfo(const char *rest, size_t auth_len, struct redis_url *out, const char **hp,
+                          size_t *hp_len, char *err, size_t errlen)
+{
+    const char *at = NULL;
+    *hp = rest;
+    *hp_len = auth_len;
+    for (size_t i = 0; i < auth_len; i++) { /* the last '@' ends the userinfo */
+        if (rest[i] == '@')
+            at = rest + i;
+    }
+    if (at == NULL)
+        return 0;
+    size_t ulen = (size_t)(at - rest);
+    const char *colon = memchr(rest, ':', ulen);
+    const char *pw = colon ? colon + 1 : rest;
+    size_t pwlen = colon ? ulen - (size_t)(colon - rest) - 1 : ulen;
+    if (percent_decode(pw, pwlen, out->password, sizeof out->password) < 0)
+        return errmsg_fail(err, errlen, "invalid password (bad %%-escape or too long)");
+    *hp = at + 1;
+    *hp_len = auth_len - ulen - 1;
+    return 0;
+}
+
+/* The sentinels' "host[:port],host[:port]..." from s[0..n) into out. */
+static int parse_sentinel_list(const char *s, size_t n, struct redis_url *out, char *err,
+                               size_t errlen)
+{
+    const char *p = s, *end = s + n;
+    if (n == 0)
+        return errmsg_fail(err, errlen, "missing sentinel address (host:port[,host:port...])");
+    for (;;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        char why[160];
+        if (out->nsentinels == URL_SENTINELS_MAX)
+            return errmsg_fail(err, errlen, "more than %d sentinel addresses", URL_SENTINELS_MAX);
+        struct redis_addr *a = &out->sentinels[out->nsentinels++];
+        if (parse_hostport(p, len, a->host, sizeof a->host, &a->port, SENTINEL_PORT_DEFAULT, 1,
+                           why, sizeof why) < 0)
+            return errmsg_fail(err, errlen, "sentinel address %zu (\"%.*s\"): %s", out->nsentinels,
+                               (int)(len < 64 ? len : 64), p, why);
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* The "/MASTER[/db][?query]" after the sentinels' addresses. */
+static int parse_sentinel_tail(const char *tail, struct redis_url *out, char *err, size_t errlen)
+{
+    bool db_seen = false;
+    if (*tail != '/')
+        return errmsg_fail(err, errlen,
+                           "missing master name: redis+sentinel://host:port[,host:port...]/MASTER[/db]");
+    tail++;
+    size_t mlen = strcspn(tail, "/?#");
+    if (mlen == 0)
+        return errmsg_fail(err, errlen,
+                           "missing master name: redis+sentinel://host:port[,host:port...]/MASTER[/db]");
+    if (!host_name_valid(tail, mlen))
+        return errmsg_fail(err, errlen, "invalid master name (allowed: A-Z a-z 0-9 . _ -)");
+    if (copy_span(out->master, sizeof out->master, tail, mlen) < 0)
+        return errmsg_fail(err, errlen, "master name too long (at most %d bytes)", URL_MASTER_MAX - 1);
+    tail += mlen;
+    if (*tail == '/') {
+        size_t seg = strcspn(tail + 1, "?#");
+        if (seg > 0) {
+            if (parse_db(tail + 1, seg, &out->db, err, errlen) < 0)
+                return -1;
+            db_seen = true;
+        }
+        tail += 1 + seg;
+    }
+    if (*tail == '#')
+        return errmsg_fail(err, errlen, "unexpected '#' in URL");
+    if (*tail == '?')
+        return parse_redis_query(tail + 1, out, db_seen, err, errlen);
+    return 0;
+}
+
+/* redis+sentinel://[:password@]host[:port][,host[:port]...]/MASTER[/db][?query] */
+static int parse_sentinel(const char *rest, struct redis_url *out, char *err, size_t errlen)
+{
+    size_t auth_len = strcspn(rest, "/?#");
+    const char *hp;
+    size_t hp_len;
+    out->is_sentinel = true;
+    out->port = 0;
+    if (parse_userinfo(rest, auth_len, out, &hp, &hp_len, err, errlen) < 0 ||
+        parse_sentinel_list(hp, hp_len, out, err, errlen) < 0)
+        return -1;
+    return parse_sentinel_tail(rest + auth_len, out, err, errlen);
+}
+
 /* Fills out from s; see url.h. out is zeroed first, so a failed parse
  * leaves no half-filled password behind. */
 int redis_url_parse(const char *s, struct redis_url *out, char *err, size_t errlen)
@@ -252,38 +372,26 @@ int redis_url_parse(const char *s, struct redis_url *out, char *err, size_t errl
             goto err;
         return 0;
     }
+    if (has_prefix_ci(s, SENTINEL_SCHEME)) {
+        if (parse_sentinel(s + strlen(SENTINEL_SCHEME), out, err, errlen) < 0)
+            goto err;
+        return 0;
+    }
     if (has_prefix_ci(s, "rediss://")) {
         errmsg_fail(err, errlen, "rediss:// (TLS) is not supported");
         goto err;
     }
     if (!has_prefix_ci(s, "redis://")) {
-        errmsg_fail(err, errlen, "a Redis URL must start with redis:// or unix://");
+        errmsg_fail(err, errlen, "a Redis URL must start with redis://, redis+sentinel:// or unix://");
         goto err;
     }
 
     const char *rest = s + 8;
     size_t auth_len = strcspn(rest, "/?#");
-    const char *hp = rest;
-    size_t hp_len = auth_len;
-    const char *at = NULL;
-    for (size_t i = 0; i < auth_len; i++) { /* the last '@' ends the userinfo */
-        if (rest[i] == '@')
-            at = rest + i;
-    }
-    if (at != NULL) {
-        size_t ulen = (size_t)(at - rest);
-        const char *colon = memchr(rest, ':', ulen);
-        /* user:password (the user is ignored: Redis 5 has no ACL users), or
-         * password alone, as redis-cli reads it */
-        const char *pw = colon ? colon + 1 : rest;
-        size_t pwlen = colon ? ulen - (size_t)(colon - rest) - 1 : ulen;
-        if (percent_decode(pw, pwlen, out->password, sizeof out->password) < 0) {
-            errmsg_fail(err, errlen, "invalid password (bad %%-escape or too long)");
-            goto err;
-        }
-        hp = at + 1;
-        hp_len = auth_len - ulen - 1;
-    }
+    const char *hp;
+    size_t hp_len;
+    if (parse_userinfo(rest, auth_len, out, &hp, &hp_len, err, errlen) < 0)
+        goto err;
     if (parse_hostport(hp, hp_len, out->host, sizeof out->host, &out->port, REDIS_PORT_DEFAULT,
                        1, err, errlen) < 0)
         goto err;
@@ -311,12 +419,48 @@ err:
     return -1;
 }
 
+/* Appends printf output at *off in buf[0..len), truncating; *off never
+ * passes len - 1, so the result stays terminated. */
+static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+    va_list ap;
+    if (*off + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *off = *off + (size_t)n < len ? *off + (size_t)n : len - 1;
+}
+
+/* redis_url_redact for a sentinel URL. */
+static void redact_sentinel(const struct redis_url *u, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    append(buf, len, &off, "%s%s", SENTINEL_SCHEME, u->password[0] ? ":***@" : "");
+    for (size_t i = 0; i < u->nsentinels; i++) {
+        const struct redis_addr *a = &u->sentinels[i];
+        bool v6 = strchr(a->host, ':') != NULL;
+        append(buf, len, &off, "%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "", a->host, v6 ? "]" : "",
+               a->port);
+    }
+    append(buf, len, &off, "/%s/%d%s", u->master, u->db,
+           u->sentinel_password[0] ? "?sentinel_password=***" : "");
+}
+
 /* Writes the URL with the password as "***"; always NUL-terminates. */
 void redis_url_redact(const struct redis_url *u, char *buf, size_t len)
 {
     if (len == 0)
         return;
     bool pw = u->password[0] != '\0';
+    if (u->is_sentinel) {
+        redact_sentinel(u, buf, len);
+        return;
+    }
     if (u->is_unix) {
         snprintf(buf, len, "unix://%s?db=%d%s", u->path, u->db, pw ? "&password=***" : "");
         return;

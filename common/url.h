@@ -8,17 +8,32 @@
 #define URL_HOST_MAX 256
 #define URL_PATH_MAX 2048
 #define URL_SECRET_MAX 256
+#define URL_SENTINELS_MAX 8   /* a Sentinel deployment has 3 or 5; more is a typo */
+#define URL_MASTER_MAX 128    /* a master name as Sentinel monitors it */
+
+/* A host and port (IPv6 without brackets). */
+struct redis_addr {
+    char host[URL_HOST_MAX];
+    int port;
+};
 
 struct redis_url {
     bool is_unix;                   /* unix:///path/to/redis.sock */
-    char host[URL_HOST_MAX];        /* IPv6 without brackets */
-    int port;                       /* default 6379 */
+    bool is_sentinel;               /* redis+sentinel://: host and port are asked of the sentinels */
+    char host[URL_HOST_MAX];        /* IPv6 without brackets; "" when is_sentinel */
+    int port;                       /* default 6379; 0 when is_sentinel */
     char path[URL_PATH_MAX];        /* socket path when is_unix */
-    char password[URL_SECRET_MAX];  /* "" when none; never log it */
+    char password[URL_SECRET_MAX];  /* the master's ("" when none); never log it */
     int db;                         /* default 0; also unix://...?db=N */
+    struct redis_addr sentinels[URL_SENTINELS_MAX]; /* when is_sentinel: asked in this order */
+    size_t nsentinels;
+    char master[URL_MASTER_MAX];    /* when is_sentinel: the name the sentinels monitor */
+    char sentinel_password[URL_SECRET_MAX]; /* the sentinels' own ("" when none); never log it */
 };
 
-/* redis://[:password@]host[:port][/db]  or  unix:///path[?db=N] */
+/* redis://[:password@]host[:port][/db]  or  unix:///path[?db=N]  or
+ * redis+sentinel://[:password@]host[:port][,host[:port]...]/MASTER[/db]
+ * (sentinel port default 26379; query: db, password, sentinel_password) */
 int redis_url_parse(const char *s, struct redis_url *out, char *err, size_t errlen);
 /* The URL with any password replaced by "***", for logs. */
 void redis_url_redact(const struct redis_url *u, char *buf, size_t len);

@@ -6,8 +6,9 @@
 
 #include "fuzz/fuzz.h"
 
-/* Room for the longest redacted URL: a unix path plus "?db=N&password=***". */
-#define FUZZ_URL_REDACT_MAX (URL_PATH_MAX + URL_HOST_MAX + 64)
+/* Room for the longest redacted URL: a unix path plus "?db=N&password=***",
+ * or every sentinel's address and the master's name. */
+#define FUZZ_URL_REDACT_MAX ((URL_SENTINELS_MAX + 1) * (URL_HOST_MAX + 8) + URL_MASTER_MAX + URL_PATH_MAX)
 
 /* Outcome bits of fuzz_url_one: which parsers accepted the input. */
 enum {
@@ -21,8 +22,8 @@ static void fuzz_url_check_redact(const struct redis_url *u)
     char full[FUZZ_URL_REDACT_MAX], err[256] = "";
     redis_url_redact(u, full, sizeof full);
     FUZZ_CHECK(fuzz_terminated(full, sizeof full), "redact not terminated");
-    FUZZ_CHECK(strncmp(full, u->is_unix ? "unix://" : "redis://", u->is_unix ? 7 : 8) == 0,
-               "redacted \"%s\"", full);
+    const char *scheme = u->is_unix ? "unix://" : u->is_sentinel ? "redis+sentinel://" : "redis://";
+    FUZZ_CHECK(strncmp(full, scheme, strlen(scheme)) == 0, "redacted \"%s\"", full);
     if (u->password[0] != '\0')
         FUZZ_CHECK(strstr(full, "***") != NULL, "redacted \"%s\" hides no password", full);
 
@@ -50,6 +51,13 @@ static void fuzz_url_check_redact(const struct redis_url *u)
                "\"%s\" parses back differently", full);
     FUZZ_CHECK(strcmp(back.password, u->password[0] != '\0' ? "***" : "") == 0,
                "\"%s\" password back \"%s\"", full, back.password);
+    FUZZ_CHECK(back.is_sentinel == u->is_sentinel && back.nsentinels == u->nsentinels &&
+                   strcmp(back.master, u->master) == 0,
+               "\"%s\" sentinels parse back differently", full);
+    for (size_t i = 0; i < u->nsentinels; i++)
+        FUZZ_CHECK(strcmp(back.sentinels[i].host, u->sentinels[i].host) == 0 &&
+                       back.sentinels[i].port == u->sentinels[i].port,
+                   "\"%s\" sentinel %zu parses back differently", full, i);
 }
 
 static int fuzz_url_redis(const char *s)
@@ -70,7 +78,12 @@ static int fuzz_url_redis(const char *s)
                    fuzz_terminated(u.password, sizeof u.password),
                "redis fields not terminated");
     FUZZ_CHECK(u.db >= 0, "db %d", u.db);
-    if (u.is_unix)
+    if (u.is_sentinel)
+        FUZZ_CHECK(u.nsentinels >= 1 && u.nsentinels <= URL_SENTINELS_MAX && u.master[0] != '\0' &&
+                       u.host[0] == '\0' && fuzz_terminated(u.master, sizeof u.master) &&
+                       fuzz_terminated(u.sentinel_password, sizeof u.sentinel_password),
+                   "sentinel url: %zu sentinels, master \"%s\"", u.nsentinels, u.master);
+    else if (u.is_unix)
         FUZZ_CHECK(u.path[0] == '/' && u.path[1] != '\0' && u.host[0] == '\0', "unix path \"%s\"",
                    u.path);
     else

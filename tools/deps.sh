@@ -2,6 +2,8 @@
 # Checks that every build and test dependency is present. As root on Debian it
 # installs what is missing; otherwise it names the one command to run.
 # python3 runs the integration tests' serve: coprocess (tests/fixtures/coproc.py).
+# redis-sentinel runs the failover test's three sentinels (tests/integration/test_sentinel.c);
+# like prometheus, only its binary is wanted: the service it starts is stopped and disabled.
 # systemd brings systemd-analyze and systemd-sysusers, which make test-install
 # runs on the installed units (systemd need not be PID 1).
 # prometheus brings promtool, which lints /metrics (tests/integration/test_metrics_lint.c);
@@ -10,7 +12,7 @@
 # `deps.sh ui` also wants what make test-ui drives: Chromium, its driver and
 # Selenium for Debian's own python3 (/usr/bin/python3, whatever python3 is first on PATH).
 set -eu
-PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server curl python3 prometheus systemd"
+PKGS="build-essential pkg-config libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev check redis-server redis-sentinel curl python3 prometheus systemd"
 if [ "${1:-}" = bench ]; then
   PKGS="$PKGS wrk bc"
 fi
@@ -25,6 +27,8 @@ if [ -z "$missing" ]; then
   done
 fi
 command -v redis-server >/dev/null 2>&1 || missing="${missing:-redis-server}"
+had_sentinel=yes
+command -v redis-sentinel >/dev/null 2>&1 || { had_sentinel=no; missing="${missing:-redis-sentinel}"; }
 command -v cc >/dev/null 2>&1 || missing="${missing:-cc}"
 command -v curl >/dev/null 2>&1 || missing="${missing:-curl}"
 command -v python3 >/dev/null 2>&1 || missing="${missing:-python3}"
@@ -51,17 +55,20 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends $PKGS >&2
-  # only promtool is wanted: the package's postinst enables (and where it may,
-  # starts) a Prometheus server on :9090. A server that was there before is left alone.
-  if [ "$had_promtool" = no ]; then
+  # only promtool and redis-sentinel's binary are wanted: the packages'
+  # postinst enable (and where they may, start) a Prometheus server on :9090
+  # and a sentinel on :26379. A service that was there before is left alone.
+  service_off() {
     if [ -d /run/systemd/system ]; then
-      systemctl disable --now prometheus >&2 || true
+      systemctl disable --now "$1" >&2 || true
     else
-      service prometheus stop >/dev/null 2>&1 || true
-      update-rc.d prometheus disable >/dev/null 2>&1 || true
-      systemctl disable prometheus >/dev/null 2>&1 || true
+      service "$1" stop >/dev/null 2>&1 || true
+      update-rc.d "$1" disable >/dev/null 2>&1 || true
+      systemctl disable "$1" >/dev/null 2>&1 || true
     fi
-  fi
+  }
+  [ "$had_promtool" = yes ] || service_off prometheus
+  [ "$had_sentinel" = yes ] || service_off redis-sentinel
   exit 0
 fi
 echo "deps: run as root:  apt-get install -y $PKGS" >&2

@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     int64_t ttl_ms = 3600 * 1000;
     const struct opt opts[] = {
         {"redis", 0, "REDIS_URL", OPT_STR, &redis, 0, 0,
-         "Redis: redis://[:password@]host[:port][/db] or unix:///path (redis://127.0.0.1:6379)"},
+         "Redis: redis://[:password@]host[:port][/db], unix:///path, or "
+         "redis+sentinel://[:password@]host:port[,host:port...]/MASTER[/db] (redis://127.0.0.1:6379)"},
         {"queues", 0, "WORKER_QUEUES", OPT_STR, &queues, 0, 0,
          "queues to serve, comma-separated, highest priority first (default)"},
         {"procs", 0, "WORKER_PROCS", OPT_INT, &procs, 1, PROCS_MAX,

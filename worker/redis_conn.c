@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sentinel.h"
 #include "worker/settings.h"
 
 #define BACKOFF_FIRST_MS 100    /* first retry after a failure */
@@ -173,13 +174,36 @@ static int fence_old(struct redis_conn *rc, char *err, size_t errlen)
     return 0;
 }
 
+/* ROLE of the server a sentinel named: refused unless it is the master.
+ * Returns 0, or -1 (err set). */
+static int role_check(struct redis_conn *rc, char *err, size_t errlen)
+{
+    char why[160];
+    redisReply *r = redisCommand(rc->ctx, "ROLE");
+    if (!r) {
+        char e[128];
+        snprintf(err, errlen, "ROLE: %s", ctx_error(rc, e, sizeof e));
+        return -1;
+    }
+    int rv = sentinel_role_check(r, why, sizeof why);
+    if (rv != 0)
+        snprintf(err, errlen, "%.64s:%d (named by the sentinels) is %s", rc->master.host, rc->master.port, why);
+    freeReplyObject(r);
+    return rv;
+}
+
 int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
 {
     redis_conn_close(rc);
     const struct redis_url *u = rc->url;
     struct timeval ctv = clock_ms_timeval(rc->connect_timeout_ms);
-    rc->ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, ctv)
-                         : redisConnectWithTimeout(u->host, u->port, ctv);
+    if (u->is_sentinel && sentinel_resolve(u, rc->connect_timeout_ms, &rc->master, err, errlen) != 0)
+        return -1;
+    if (u->is_sentinel)
+        rc->ctx = redisConnectWithTimeout(rc->master.host, rc->master.port, ctv);
+    else
+        rc->ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, ctv)
+                             : redisConnectWithTimeout(u->host, u->port, ctv);
     if (!rc->ctx) {
         snprintf(err, errlen, "connect: out of memory");
         return -1;
@@ -195,6 +219,8 @@ int redis_conn_open(struct redis_conn *rc, char *err, size_t errlen)
     rc->deadline_ms = rc->command_timeout_ms;
     if (u->password[0] &&
         setup_step(rc, redisCommand(rc->ctx, "AUTH %s", u->password), "AUTH", err, errlen) != 0)
+        goto err;
+    if (u->is_sentinel && role_check(rc, err, errlen) != 0)
         goto err;
     if (u->db != 0 &&
         setup_step(rc, redisCommand(rc->ctx, "SELECT %d", u->db), "SELECT", err, errlen) != 0)
@@ -246,9 +272,12 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
         }
         delay = delay * 2 > REDIS_CONN_BACKOFF_MAX_MS ? REDIS_CONN_BACKOFF_MAX_MS : delay * 2;
     }
-    log_info("redis connected", "redis=%s name=%s conn=%s reconnect=%s attempts=%u down_ms=%lld",
+    char master[URL_HOST_MAX + 16] = "";
+    if (rc->url->is_sentinel)
+        snprintf(master, sizeof master, " master=%s:%d", rc->master.host, rc->master.port);
+    log_info("redis connected", "redis=%s name=%s conn=%s reconnect=%s attempts=%u down_ms=%lld%s",
              url, rc->name, rc->role, rc->connects > 0 ? "true" : "false", attempts,
-             (long long)(clock_mono_ms() - rc->down_since_ms));
+             (long long)(clock_mono_ms() - rc->down_since_ms), master);
     rc->connects++;
     rc->down_since_ms = 0;
     rc->up_since_ms = clock_mono_ms();
@@ -271,6 +300,14 @@ static void conn_drop(struct redis_conn *rc)
  * through. */
 static redisReply *checked(struct redis_conn *rc, redisReply *reply, const char *what)
 {
+    if (rc->url->is_sentinel && sentinel_readonly(reply)) {
+        /* the master was demoted under us: nothing ran; find the new one */
+        log_warn("redis answered READONLY: the master moved; asking the sentinels again",
+                 "name=%s conn=%s cmd=%s master=%s:%d", rc->name, rc->role, what, rc->master.host, rc->master.port);
+        freeReplyObject(reply);
+        conn_drop(rc);
+        return NULL;
+    }
     if (!reply && rc->ctx) {
         char qerr[160];
         if (ctx_timed_out(rc->ctx))

@@ -11,7 +11,12 @@
  * run when Redis catches up, so the next connection first closes the old
  * one on the server (CLIENT KILL): after a reconnect nothing sent on a
  * dropped connection can run any more, and the caller may look at what it
- * left behind (its wip list) knowing it will not change under it. */
+ * left behind (its wip list) knowing it will not change under it.
+ *
+ * With a redis+sentinel:// URL each connect first asks the sentinels where
+ * the master is (common/sentinel.h) and checks with ROLE that it is one; a
+ * command answered READONLY (the master was demoted) drops the connection
+ * like a broken one, and the next connect asks again. */
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +48,7 @@ struct redis_conn {
                                            KILL on the next connect; 0 for none */
     char fence_addr[REDIS_CONN_ADDR_MAX]; /* its address */
     bool refuse_eviction;               /* refuse a Redis that may evict keys (see redis_conn_open) */
+    struct redis_addr master;           /* sentinel URLs: the master of the open connection */
 };
 
 /* Called between reconnect attempts: true = give up waiting for Redis. */
@@ -53,7 +59,8 @@ typedef bool (*redis_conn_stop_fn)(void *arg);
  * command (setup ones included). Returns 0, or -1 when name does not fit. */
 int redis_conn_init(struct redis_conn *rc, const struct redis_url *url, const char *name,
                     const char *role, int connect_timeout_ms, int command_timeout_ms);
-/* One connection attempt: connect, AUTH, SELECT, SETNAME, CLIENT INFO, CLIENT
+/* One connection attempt: (sentinel URLs: find the master), connect, AUTH,
+ * (sentinel URLs: ROLE is master), SELECT, SETNAME, CLIENT INFO, CLIENT
  * KILL of the connection dropped mid-command before (if any), SCRIPT LOAD.
  * Each step has the command deadline: a Redis that accepts the TCP
  * connection (the kernel's backlog) but does not answer fails the attempt.
@@ -69,7 +76,8 @@ int redis_conn_ensure(struct redis_conn *rc, redis_conn_stop_fn stop, void *arg)
 /* Run a command. Return the reply (caller frees with freeReplyObject; it may
  * be an error reply), or NULL when disconnected or the connection broke or
  * Redis did not answer within the command deadline (logged once, naming the
- * connection) — then rc is closed and the next redis_conn_ensure reconnects.
+ * connection), or (sentinel URLs) Redis answered READONLY — then rc is
+ * closed and the next redis_conn_ensure reconnects.
  * A command that got no reply may or may not have run, and may still run
  * until that reconnect has fenced the old connection. */
 redisReply *redis_conn_command(struct redis_conn *rc, const char *fmt, ...);

@@ -69,7 +69,7 @@ START_TEST(redis_rejects)
         const char *in, *msg;
     } cases[] = {
         {"", "empty"},
-        {"localhost:6379", "must start with redis:// or unix://"},
+        {"localhost:6379", "must start with redis://, redis+sentinel:// or unix://"},
         {"http://h", "must start with redis://"},
         {"rediss://h", "TLS"},
         {"redis://", "missing host"},
@@ -157,6 +157,111 @@ START_TEST(redis_redact)
     char small[10];
     redis_url_redact(&u, small, sizeof small);
     ck_assert_str_eq(small, "redis://:");
+}
+END_TEST
+
+START_TEST(sentinel_accepts)
+{
+    struct redis_url u;
+    char err[160] = "";
+    ck_assert_msg(redis_url_parse("redis+sentinel://:pw%40x@10.0.0.1:26380,[::1]:5000,s3/mymaster/2",
+                                  &u, err, sizeof err) == 0, "%s", err);
+    ck_assert(u.is_sentinel);
+    ck_assert(!u.is_unix);
+    ck_assert_str_eq(u.host, ""); /* found through the sentinels at connect time */
+    ck_assert_int_eq(u.port, 0);
+    ck_assert_str_eq(u.password, "pw@x");
+    ck_assert_str_eq(u.sentinel_password, "");
+    ck_assert_str_eq(u.master, "mymaster");
+    ck_assert_int_eq(u.db, 2);
+    ck_assert_uint_eq(u.nsentinels, 3);
+    ck_assert_str_eq(u.sentinels[0].host, "10.0.0.1");
+    ck_assert_int_eq(u.sentinels[0].port, 26380);
+    ck_assert_str_eq(u.sentinels[1].host, "::1");
+    ck_assert_int_eq(u.sentinels[1].port, 5000);
+    ck_assert_str_eq(u.sentinels[2].host, "s3");
+    ck_assert_int_eq(u.sentinels[2].port, 26379); /* Sentinel's default port */
+
+    ck_assert_msg(redis_url_parse("REDIS+SENTINEL://h/m.a_s-1?db=3&password=p&sentinel_password=s%20p",
+                                  &u, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(u.nsentinels, 1);
+    ck_assert_str_eq(u.master, "m.a_s-1");
+    ck_assert_int_eq(u.db, 3);
+    ck_assert_str_eq(u.password, "p");
+    ck_assert_str_eq(u.sentinel_password, "s p");
+    ck_assert_msg(redis_url_parse("redis+sentinel://h:1/m/", &u, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(u.db, 0);
+}
+END_TEST
+
+START_TEST(sentinel_rejects)
+{
+    static char nine[256], long_master[300];
+    size_t off = (size_t)snprintf(nine, sizeof nine, "redis+sentinel://");
+    for (int i = 0; i < URL_SENTINELS_MAX + 1; i++)
+        off += (size_t)snprintf(nine + off, sizeof nine - off, "%sh%d:1", i ? "," : "", i);
+    snprintf(nine + off, sizeof nine - off, "/m");
+    snprintf(long_master, sizeof long_master, "redis+sentinel://h/%0200d", 0);
+    const struct {
+        const char *in, *msg;
+    } cases[] = {
+        {"redis+sentinel://", "missing sentinel address"},
+        {"redis+sentinel:///m", "missing sentinel address"},
+        {"redis+sentinel://:pw@/m", "missing sentinel address"},
+        {"redis+sentinel://h:1", "missing master name"},
+        {"redis+sentinel://h:1/", "missing master name"},
+        {"redis+sentinel://h:1?db=1", "missing master name"},
+        {"redis+sentinel://h:1,/m", "sentinel address 2 (\"\"): missing host"},
+        {"redis+sentinel://a:1,b:0/m", "sentinel address 2 (\"b:0\"): invalid port"},
+        {"redis+sentinel://a:1,b:x/m", "sentinel address 2 (\"b:x\"): invalid port"},
+        {"redis+sentinel://::1:5/m", "sentinel address 1 (\"::1:5\"): an IPv6 address needs brackets"},
+        {"redis+sentinel://[::1:5/m", "missing ']'"},
+        {"redis+sentinel://h/m a", "invalid master name"},
+        {"redis+sentinel://h/m%41", "invalid master name"},
+        {"redis+sentinel://h/m/x", "invalid db"},
+        {"redis+sentinel://h/m/1?db=1", "db given twice"},
+        {"redis+sentinel://h/m?timeout=1", "allowed: db, password, sentinel_password"},
+        {"redis+sentinel://h/m?sentinel_password=a&sentinel_password=b", "sentinel_password given twice"},
+        {"redis+sentinel://h/m?sentinel_password=%zz", "invalid sentinel_password"},
+        {"redis+sentinel://h/m#x", "'#'"},
+        {"redis://h?sentinel_password=x", "allowed: db, password)"},
+        {"sentinel://h/m", "redis+sentinel://"},
+        {nine, "more than 8 sentinel addresses"},
+        {long_master, "master name too long"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct redis_url u;
+        char err[160] = "";
+        ck_assert_msg(redis_url_parse(cases[i].in, &u, err, sizeof err) == -1, "accepted %s",
+                      cases[i].in);
+        ck_assert_msg(strstr(err, cases[i].msg) != NULL, "%s: got \"%s\", want \"%s\"",
+                      cases[i].in, err, cases[i].msg);
+        ck_assert_str_eq(u.password, "");
+        ck_assert_str_eq(u.sentinel_password, "");
+    }
+}
+END_TEST
+
+START_TEST(sentinel_redact)
+{
+    struct redis_url u, back;
+    char err[160], buf[512];
+    ck_assert_int_eq(redis_url_parse("redis+sentinel://:s3cret@h1:1,[::1]:2/mm/4?sentinel_password=sp",
+                                     &u, err, sizeof err), 0);
+    redis_url_redact(&u, buf, sizeof buf);
+    ck_assert_str_eq(buf, "redis+sentinel://:***@h1:1,[::1]:2/mm/4?sentinel_password=***");
+    ck_assert_int_eq(redis_url_parse(buf, &back, err, sizeof err), 0);
+    ck_assert(back.is_sentinel);
+    ck_assert_uint_eq(back.nsentinels, 2);
+    ck_assert_str_eq(back.sentinels[1].host, "::1");
+    ck_assert_str_eq(back.master, "mm");
+    ck_assert_int_eq(back.db, 4);
+    ck_assert_int_eq(redis_url_parse("redis+sentinel://h/m", &u, err, sizeof err), 0);
+    redis_url_redact(&u, buf, sizeof buf);
+    ck_assert_str_eq(buf, "redis+sentinel://h:26379/m/0");
+    char small[12];
+    redis_url_redact(&u, small, sizeof small);
+    ck_assert_str_eq(small, "redis+senti");
 }
 END_TEST
 
@@ -280,9 +385,19 @@ static const char *check_any_input(const char *in)
     int rc = redis_url_parse(in, &r, err, sizeof err);
     if (rc == -1 ? err[0] == '\0' : rc != 0)
         return "redis: bad return or empty message";
-    if (rc == 0 && (!terminated(r.host, sizeof r.host) || !terminated(r.path, sizeof r.path) ||
-                    !terminated(r.password, sizeof r.password) || r.port < 1 ||
-                    r.port > 65535 || r.db < 0 || (r.is_unix ? r.path[0] != '/' : r.host[0] == '\0')))
+    if (rc == 0 && r.is_sentinel &&
+        (r.nsentinels < 1 || r.nsentinels > URL_SENTINELS_MAX || r.master[0] == '\0' ||
+         !terminated(r.master, sizeof r.master) || !terminated(r.password, sizeof r.password) ||
+         !terminated(r.sentinel_password, sizeof r.sentinel_password) || r.db < 0))
+        return "redis: broken sentinel result";
+    for (size_t i = 0; rc == 0 && r.is_sentinel && i < r.nsentinels; i++)
+        if (!terminated(r.sentinels[i].host, sizeof r.sentinels[i].host) || r.sentinels[i].host[0] == '\0' ||
+            r.sentinels[i].port < 1 || r.sentinels[i].port > 65535)
+            return "redis: broken sentinel address";
+    if (rc == 0 && !r.is_sentinel &&
+        (!terminated(r.host, sizeof r.host) || !terminated(r.path, sizeof r.path) ||
+         !terminated(r.password, sizeof r.password) || r.port < 1 || r.port > 65535 || r.db < 0 ||
+         (r.is_unix ? r.path[0] != '/' : r.host[0] == '\0')))
         return "redis: broken result";
     if (rc == 0) {
         char red[64];
@@ -315,6 +430,7 @@ START_TEST(any_input_is_safe)
     static const char *const seeds[] = {
         "redis://user:pa%40ss@[fe80::1%eth0]:6380/2?db=&password=x%41",
         "unix:///tmp/r.sock?db=5&password=x",
+        "redis+sentinel://u:p%41@h:1,[::1]:2,[fe80::1%eth0]/mymaster/3?db=&password=x&sentinel_password=y",
         "http://[::1]:8081/a/b?x=1#f",
         "[::1]:8080",
         "localhost:80",
@@ -331,7 +447,7 @@ START_TEST(any_input_is_safe)
             free(buf);
         }
     }
-    static const char alphabet[] = "redis:/unixhtp@[]%:?&=#.0123456789abcdefAF \x01\xff";
+    static const char alphabet[] = "redis:/unixhtp@[]%:?&=#,.0123456789abcdefAF \x01\xff";
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int iter = 0; iter < 200000; iter++) {
         x ^= x << 13;
@@ -340,8 +456,8 @@ START_TEST(any_input_is_safe)
         size_t len = x % 40;
         char *buf = malloc(len + 1);
         ck_assert_ptr_nonnull(buf);
-        size_t prefix = (x >> 8) % 4; /* often start with a real scheme */
-        static const char *const schemes[] = {"", "redis://", "unix://", "http://"};
+        size_t prefix = (x >> 8) % 4; /* often start with a real scheme (http:// is a seed) */
+        static const char *const schemes[] = {"", "redis://", "unix://", "redis+sentinel://"};
         size_t sl = strlen(schemes[prefix]) < len ? strlen(schemes[prefix]) : len;
         memcpy(buf, schemes[prefix], sl);
         uint64_t y = x;
@@ -367,6 +483,9 @@ static Suite *url_suite(void)
     tcase_add_test(tc, redis_rejects);
     tcase_add_test(tc, redis_failure_hides_password);
     tcase_add_test(tc, redis_redact);
+    tcase_add_test(tc, sentinel_accepts);
+    tcase_add_test(tc, sentinel_rejects);
+    tcase_add_test(tc, sentinel_redact);
     tcase_add_test(tc, http_accepts);
     tcase_add_test(tc, http_rejects);
     tcase_add_test(tc, addr_forms);

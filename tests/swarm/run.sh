@@ -64,7 +64,7 @@ TMP=$(mktemp -d /tmp/offload-swarm.XXXXXX)
 export DEMO_OUT_DIR=$TMP/out           # the demo (0 replicas) never runs here
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 API_PORT=${API_PORT:-18080}
-[ "$API_PORT" -gt 0 ] 2>/dev/null || API_PORT=18080   # Swarm publishes no "any free port"
+[ "$API_PORT" -gt 0 ] 2>/dev/null || API_PORT=18080   # a fixed port: 0 (compose test's) is not read back here
 for _ in $(seq 1 50); do port_busy "$API_PORT" || break; API_PORT=$((API_PORT + 1)); done
 port_busy "$API_PORT" && { echo "swarm-test: no free port from 18080" >&2; exit 1; }
 export API_PORT

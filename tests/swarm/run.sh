@@ -249,7 +249,7 @@ done
 [ -n "$victim" ] || die "no worker seen running a job with a container of $SVC_W"
 t_kill=$(now)
 docker kill -s KILL "$victim" >/dev/null || die "docker kill $victim failed"
-ok "docker kill -s KILL $victim (worker $vid, running job $vjob)"
+ok "docker kill -s KILL $victim (worker $vid, busy in GET /workers)"
 # Swarm notices the dead container, marks its task failed and starts a new
 # one: 3 tasks running again, none of them the killed one.
 vtask=$(docker inspect -f '{{index .Config.Labels "com.docker.swarm.task.id"}}' "$victim")
@@ -263,6 +263,24 @@ for _ in $(seq 1 120); do
 done
 [ -n "$t_back" ] && ok "Swarm replaced the killed container: 3 tasks running $(secs "$t_back" "$t_kill") s after the kill" \
   || bad "worker tasks running 30 s after the kill: $(running_tasks "$SVC_W"), want 3"
+# The job it held: GET /workers is up to 1 s old, so the one it showed may
+# have ended before the kill. The killed worker's own record, once a peer has
+# judged it lost, names the job it held when it died.
+vjob='' vreason=''
+for _ in $(seq 1 60); do
+  read -r vreason vjob < <(api "$BASE/workers" | py '
+for w in (d or {}).get("dead", []):
+    if w["id"] == sys.argv[1]:
+        print((w.get("reason") or "-").replace(" ", "_"), (w.get("job") or {}).get("id") or "-")
+        break
+else:
+    print("- -")' "$vid") || true
+  [ "${vreason:--}" != - ] && break
+  sleep 0.5
+done
+[ "$vreason" = worker_lost ] && [ "${vjob:--}" != - ] \
+  && ok "the killed worker is in GET /workers' dead list: 'worker lost', holding job $vjob" \
+  || die "the killed worker $vid in GET /workers' dead list: reason '${vreason:-none}', job '${vjob:-none}' (want 'worker lost' and a job)"
 vjson=$(TMO=70 api "$BASE/jobs/$vjob?wait=60")
 read -r vstate vworker vattempts vrestart vdone vlost < <(printf '%s' "$vjson" | py '
 h = d.get("history") or []

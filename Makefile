@@ -160,6 +160,11 @@ test-ui: build
 	@./tools/deps.sh ui
 	@/usr/bin/python3 tests/ui/test_ui.py --bin $(BIN) --out $(UI_OUT)
 
+# docker-compose.yml as a Swarm stack (deploy/swarm/): scale, kill -9, rolling update.
+.PHONY: test-swarm
+test-swarm:
+	@./tests/swarm/run.sh
+
 # libFuzzer targets (fuzz/*.c, built with clang by fuzz/run.sh), each run for
 # FUZZ_SECONDS; fails if any found a crash (inputs under fuzz/crashes/).
 FUZZ_SECONDS ?= 300

@@ -14,7 +14,7 @@
 # each cell (network and prefetch); everything on loopback, every run
 # bounded in time, everything stopped on every exit path. Prints; does not
 # judge: read the ratios within one run.
-# Env: BIN (bin), PREFETCH (16), RUNS (1: no-op runs per cell, the median
+# Env: BIN (bin), PREFETCH (16), RUNS (3: no-op runs per cell, the median
 # printed), NETS ("loopback toxi1 nd1 nd02": the networks, in order).
 # Exits 3 (after the other rows) when Toxiproxy cannot be had.
 set -eu
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 . tools/toxiproxy.sh
 LG="$BIN/loadgen"
 PREFETCH=${PREFETCH:-16}
-RUNS=${RUNS:-1}
+RUNS=${RUNS:-3}
 NETS=${NETS:-loopback toxi1 nd1 nd02}
 WORKERS=2
 NET_DIR=$STACK_DIR         # each cell's logs in a folder of its own under it
@@ -48,13 +48,12 @@ redis_up() { # a fresh Redis on RPORT
   done
 }
 
-# PORT [N [GAP_MS]] → "p50 p99" in µs of N PINGs (1,000) on one connection,
-# GAP_MS apart (0), after N/20 unmeasured
+# PORT → "p50 p99" in µs of 1,000 PINGs on one connection (50 before them unmeasured)
 rtt() {
-  timeout 60 python3 - "$1" "${2:-1000}" "${3:-0}" <<'PY' || echo "0 0"
+  timeout 60 python3 - "$1" <<'PY' || echo "0 0"
 import socket, sys, time
-port, n, gap = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000
-s = socket.create_connection(("127.0.0.1", port), timeout=5)
+n = 1000
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 v = []
 for i in range(n + n // 20):
@@ -68,8 +67,6 @@ for i in range(n + n // 20):
         b += c
     if i >= n // 20:
         v.append((time.perf_counter_ns() - t) // 1000)
-    if gap:
-        time.sleep(gap)
 v.sort()
 print(v[len(v) // 2], v[len(v) * 99 // 100])
 PY
@@ -79,24 +76,33 @@ nd_start() { # HOLD_US: netdelay in front of our Redis on ND_PORT
   ND_PORT=$(stack_free_port)
   "$BIN/netdelay" --listen "127.0.0.1:$ND_PORT" --upstream "127.0.0.1:$RPORT" --delay-us "$1" \
     2>>"$STACK_DIR/netdelay.log" &
-  STACK_PIDS="$STACK_PIDS $!"
+  ND_PID=$!
+  STACK_PIDS="$STACK_PIDS $ND_PID"
   i=0; until redis-cli -p "$ND_PORT" ping >/dev/null 2>&1; do
     sleep 0.1; i=$((i+1)); [ $i -lt 50 ] || { echo "bench-net: netdelay did not start" >&2; return 1; }
   done
+}
+
+# PID → its utime + stime in clock ticks (0: none)
+HZ=$(getconf CLK_TCK)
+ticks() {
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; else echo 0; fi
 }
 
 # NET: a fresh Redis and NET's proxy in front of it (Toxiproxy's server is
 # handed to stack_stop too); REDIS_URL and PORT are where clients go.
 net_up() {
   redis_up || return 1
+  PROXY_PID=""
   case $1 in
   loopback) PORT=$RPORT ;;
   toxi1)
     TOXI_LOG_DIR=$STACK_DIR toxi_start || return 1
+    PROXY_PID=$TOXI_PID
     STACK_PIDS="$STACK_PIDS $TOXI_PID"; TOXI_PID=""
     toxi_proxy redis "127.0.0.1:$RPORT" && toxi_latency redis 1 downstream || return 1
     PORT=$TOXI_PORT ;;
-  nd1 | nd02) nd_start "$ND_HOLD" || return 1; PORT=$ND_PORT ;;
+  nd1 | nd02) nd_start "$ND_HOLD" || return 1; PORT=$ND_PORT; PROXY_PID=$ND_PID ;;
   esac
   REDIS_URL="redis://127.0.0.1:$PORT"
 }
@@ -168,23 +174,16 @@ figures() {
     WORKER_ARGS="$args" stack_start || exit 1
     workers_up || exit 1
     all=""; line=""
+    c0=$(ticks "$PROXY_PID"); t0=$(date +%s.%N)
     for r in $(seq 1 "$RUNS"); do
-      if [ "$r" = 1 ]; then # the round trip while the queue works: 300 PINGs 2 ms apart
-        rtt "$PORT" 300 2 >"$STACK_DIR/ping-loaded" &
-        pingpid=$!
-        STACK_PIDS="$STACK_PIDS $pingpid"
-      fi
       jobs_run -n 20000 --ms 0 -c 8 --batch 100 --poll-after -t 150s
-      if [ "$r" = 1 ]; then
-        wait "$pingpid" || true
-        STACK_PIDS=$(echo " $STACK_PIDS " | sed "s/ $pingpid / /")
-        put "$1" ping "$col" "$(cat "$STACK_DIR/ping-loaded")"
-      fi
       line=$LINE
       all="$all $(echo "$line" | awk '{ if ($1 == "?") print "?"; else printf "%.0f\n", $1 }')"
     done
     # shellcheck disable=SC2086
     v="$(median $all)$(not_all $line)"; put "$1" noop "$col" "$v"; echo "     20,000 no-op jobs: $all jobs/s" >&2
+    [ -z "$PROXY_PID" ] || put "$1" pcpu "$col" "$(python3 -c 'import sys; c0, c1, t0, t1, hz = map(float, sys.argv[1:])
+print("%.0f" % (100 * (c1 - c0) / hz / (t1 - t0)))' "$c0" "$(ticks "$PROXY_PID")" "$t0" "$(date +%s.%N)" "$HZ")"
     jobs_run -n 40 --ms 500 -c 40 -t 60s
     line=$LINE
     # shellcheck disable=SC2086
@@ -249,11 +248,11 @@ def commas(v):
     except ValueError:
         return v
 print()
-print("| network | how | PING round trip p50 / p99, idle (p50 added to loopback's) | the same while the first no-op run works |")
+print("| network | how | PING round trip p50 / p99 (p50 added to loopback's) | the proxy's CPU during the no-op runs, prefetch 1 |")
 print("|---|---|---|---|")
 for key, name, how, p50, p99, base in nets:
-    l50, l99 = (int(x) for x in (res.get((key, "ping", "1"), "0 0").split() + ["0", "0"])[:2])
-    loaded = "%s / %s ms" % (ms(l50), ms(l99)) if l50 else "—"
+    pc = res.get((key, "pcpu", "1"))
+    loaded = "%s %% of one core" % pc if pc else "—"
     if p50 == 0:
         print("| %s | %s | not measured | — |" % (name, how))
     elif key == "loopback":

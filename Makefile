@@ -43,7 +43,7 @@ PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc $(BIN)/offload
 # Built, not installed: make bench-net's delaying proxy.
 BENCH_PROGS := $(BIN)/netdelay
 
-.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench bench-net demo clean fuzz test-compose test-ui
+.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench bench-net demo clean fuzz test-compose test-ui test-net
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -160,6 +160,12 @@ demo: all
 
 test-compose:
 	@./tests/compose/run.sh
+
+# The network between the workers and Redis, broken on purpose: bin/netdelay
+# keeps bytes whole, in order and on time; jobs all end done through
+# Toxiproxy's reset_peer, timeout and limit_data (skipped without Toxiproxy).
+test-net: all
+	@./tests/net/run.sh
 
 # The dashboard in headless Chromium against a real stack (tests/ui/test_ui.py);
 # screenshots under UI_OUT. Installs Chromium, its driver and Selenium when missing.

@@ -25,7 +25,7 @@ UI_FILES := $(sort $(wildcard ui/*))
 UI_GEN := $(BUILD)/gen/ui_files.c
 UI_OBJ := $(BUILD)/gen/ui_files.o
 WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c))
-LOADGEN_SRC := $(filter-out loadgen/main.c loadgen/slowsvc.c,$(wildcard loadgen/*.c))
+LOADGEN_SRC := $(filter-out loadgen/main.c loadgen/slowsvc.c loadgen/netdelay.c,$(wildcard loadgen/*.c))
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 HARNESS_SRC := $(wildcard tests/harness/*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -40,15 +40,17 @@ LIBCLI := $(BUILD)/libcli.a
 LIBHARNESS := $(BUILD)/libharness.a
 
 PROGS := $(BIN)/api $(BIN)/worker $(BIN)/loadgen $(BIN)/slowsvc $(BIN)/offload
+# Built, not installed: make bench-net's delaying proxy.
+BENCH_PROGS := $(BIN)/netdelay
 
-.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench demo clean fuzz test-compose test-ui
+.PHONY: install uninstall test-install all deps build test test-unit test-integration check-build asan valgrind bench bench-net demo clean fuzz test-compose test-ui test-net
 all: deps
 	@$(MAKE) --no-print-directory build
 
 deps:
 	@./tools/deps.sh
 
-build: $(PROGS)
+build: $(PROGS) $(BENCH_PROGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,8 +83,9 @@ $(BIN)/api: $(call obj,api/main.c) $(LIBAPI) $(LIBCOMMON)
 $(BIN)/worker: $(call obj,worker/main.c) $(LIBWORKER) $(LIBCOMMON)
 $(BIN)/loadgen: $(call obj,loadgen/main.c) $(LIBLOADGEN) $(LIBCOMMON)
 $(BIN)/slowsvc: $(call obj,loadgen/slowsvc.c) $(LIBLOADGEN) $(LIBCOMMON)
+$(BIN)/netdelay: $(call obj,loadgen/netdelay.c) $(LIBLOADGEN) $(LIBCOMMON)
 $(BIN)/offload: $(call obj,cli/main.c) $(LIBCLI) $(LIBCOMMON)
-$(PROGS):
+$(PROGS) $(BENCH_PROGS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -94,7 +97,7 @@ $(BIN)/tests/%: $(BUILD)/tests/integration/%.o $(LIBHARNESS) $(LIBAPI) $(LIBWORK
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-check-build: $(PROGS) $(UNIT_TESTS) $(INTEG_TESTS)
+check-build: $(PROGS) $(BENCH_PROGS) $(UNIT_TESTS) $(INTEG_TESTS)
 
 # ---- plugins (worker --task NAME=plugin:FILE.so) ----
 # Shared objects against include/offload/plugin.h: the example one is part of
@@ -146,12 +149,24 @@ bench: all
 	@./tools/deps.sh bench
 	@./tools/bench.sh
 
+# The figures again with a network's round trip between Redis and everyone
+# else (Toxiproxy, installed with Go when missing, and bin/netdelay).
+bench-net: all
+	@./tools/deps.sh bench
+	@./tools/bench-net.sh
+
 demo: all
 	@./tools/deps.sh bench
 	@./tools/demo.sh
 
 test-compose:
 	@./tests/compose/run.sh
+
+# The network between the workers and Redis, broken on purpose: bin/netdelay
+# keeps bytes whole, in order and on time; jobs all end done through
+# Toxiproxy's reset_peer, timeout and limit_data (skipped without Toxiproxy).
+test-net: all
+	@./tests/net/run.sh
 
 # The dashboard in headless Chromium against a real stack (tests/ui/test_ui.py);
 # screenshots under UI_OUT. Installs Chromium, its driver and Selenium when missing.

@@ -119,7 +119,8 @@
     "  local a = tostring(tonumber(f[5] or '0') + 1)\n" \
     "  redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'worker', w, 'attempts', a)\n" \
     "  if f[6] or f[7] then redis.call('HDEL', jk, 'finished_at', 'error') end\n" \
-    "  if held then redis.call('HSET', jk, 'held', '1') else job_began(w, id, f[8] or 'burn', now) end\n" \
+    "  if held then redis.call('HSET', jk, 'held', '1')\n" \
+    "  else redis.call('HDEL', jk, 'held'); job_began(w, id, f[8] or 'burn', now) end\n" \
     "  return {f[2] or '', f[3] or '', a, f[4] or '1', f[8] or 'burn', f[9] or '', f[10] or '',\n" \
     "    f[11] or ''}\n" \
     "end\n"
@@ -184,6 +185,7 @@
     "  local cur, hist = f[1], nil\n" \
     "  if not cur or (cur ~= 'queued' and cur ~= 'running') then job_ended(w, nil); return 0 end\n" \
     "  if cur ~= 'running' or f[6] ~= w or (run ~= '' and f[4] ~= run) then job_ended(w, nil); return 2 end\n" \
+    "  if f[9] then redis.call('HDEL', jk, 'held') end\n" \
     "  if not f[2] then\n" \
     "    st = 'failed'; err = 'malformed job: no queue'\n" \
     "  end\n" \
@@ -191,7 +193,6 @@
     "  if not f[2] then\n" \
     "    -- nowhere to put it back: failed for good, stored below\n" \
     "  elseif st == 'requeue' then\n" \
-    "    if f[9] then redis.call('HDEL', jk, 'held') end\n" \
     "    redis.call('HSET', jk, 'state', 'queued', 'error', err,\n" \
     "      'attempts', tostring(math.max(0, tonumber(f[4] or '1') - 1)))\n" \
     "    redis.call('LPUSH', P .. 'q:' .. f[2], id)\n" \
@@ -214,7 +215,6 @@
     "    hist = history(f[8], f[4], w, 'done', '', f[7], now)\n" \
     "  end\n" \
     "  flow('out', f[2], 1)\n" \
-    "  if f[9] then redis.call('HDEL', jk, 'held') end\n" \
     "  local h = {'state', st, 'finished_at', now, 'worker', w}\n" \
     "  if hist then h[#h + 1] = 'history'; h[#h + 1] = hist end\n" \
     "  if digest ~= '' then\n" \
@@ -418,10 +418,11 @@ static const char untake_lua[] = LUA_PRELUDE
     "local wip = P .. 'wip:' .. w\n"
     "for i = #ARGV - 1, 3, -2 do\n"
     "  local id, run = ARGV[i], ARGV[i + 1]\n"
-    "  if redis.call('LREM', wip, 0, id) > 0 then\n"
-    "    local jk = jobkey(id)\n"
-    "    local f = redis.call('HMGET', jk, 'state', 'worker', 'attempts', 'queue')\n"
-    "    if f[1] == 'running' and f[2] == w and f[3] == run and f[4] then\n"
+    "  local jk = jobkey(id)\n"
+    "  local f = redis.call('HMGET', jk, 'state', 'worker', 'attempts', 'queue', 'held')\n"
+    "  local ours = f[1] == 'running' and f[2] == w and f[3] == run\n"
+    "  if (not ours or f[5]) and redis.call('LREM', wip, 0, id) > 0 then\n"
+    "    if ours and f[4] then\n"
     "      redis.call('HSET', jk, 'state', 'queued', 'attempts', tostring(math.max(0, tonumber(run) - 1)))\n"
     "      redis.call('HDEL', jk, 'started_at', 'held')\n"
     "      redis.call('RPUSH', P .. 'q:' .. f[4], id)\n"
@@ -683,7 +684,7 @@ static const char dead_retry_lua[] = LUA_PRELUDE LUA_DEAD_PICK
     "  if redis.call('LREM', dk, 0, id) == 0 then missing[#missing + 1] = id\n"
     "  elseif redis.call('HGET', jk, 'state') == 'dead' then\n"
     "    redis.call('HSET', jk, 'state', 'queued', 'attempts', '0')\n"
-    "    redis.call('HDEL', jk, 'finished_at')\n"
+    "    redis.call('HDEL', jk, 'finished_at', 'held')\n"
     "    redis.call('PERSIST', jk)\n"
     "    redis.call('LPUSH', P .. 'q:' .. q, id)\n"
     "    redis.call('SADD', P .. 'queues', q)\n"

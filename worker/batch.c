@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 void batch_clear(struct batch *b)
@@ -37,6 +38,7 @@ int batch_take(struct batch *b, redisReply *reply, size_t first)
         (reply->elements - first) % stride != 0 || (reply->elements - first) / stride > WORKER_PREFETCH_MAX)
         goto err;
     b->reply = reply;
+    b->taken_ms = clock_mono_ms();
     for (size_t e = first; e < reply->elements; e += stride) {
         if (held_fill(&b->job[b->n], reply->element + e + 1, NULL) != 0)
             goto err;
@@ -61,6 +63,7 @@ int batch_take_one(struct batch *b, redisReply *reply, const char *id)
     }
     b->reply = reply;
     b->n = 1;
+    b->taken_ms = clock_mono_ms();
     return 1;
 }
 

@@ -25,6 +25,7 @@ struct batch {
     struct held_job job[WORKER_PREFETCH_MAX];
     size_t n;           /* jobs held */
     size_t next;        /* the next to run; the ones before it ran */
+    int64_t taken_ms;   /* monotonic: when the reply came */
 };
 
 /* Frees what b holds and empties it. */

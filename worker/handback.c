@@ -37,16 +37,20 @@ static bool hb_stopping(void *arg)
 {
     struct handback *hb = arg;
     pthread_mutex_lock(&hb->mu);
-    bool stop = hb->stop || !hb->armed;
+    bool stop = hb->stop;
     pthread_mutex_unlock(&hb->mu);
     return stop;
 }
 
 /* SCRIPT_UNTAKE of the n ids armed. Called without mu: while busy, the
  * main thread does not touch them (it arms again only after a disarm,
- * which waits for busy to end). Returns how many went back, or -1 when
- * Redis could not be asked (then the worker keeps them: they are still
- * running by it in its wip list). */
+ * which waits for busy to end). An UNTAKE whose reply is lost may still
+ * run when Redis catches up, so its outcome must be known before the
+ * worker may run those jobs: it is asked again on a new connection (which
+ * fences the old one; UNTAKE is idempotent) until Redis answers. Returns
+ * how many went back, or -1 when it surely did not run (an error reply, or
+ * the process is stopping before a first attempt): then the worker keeps
+ * them, still running by it in its wip list. */
 static long long untake(struct handback *hb, size_t n)
 {
     const char *argv[2 + 2 * WORKER_PREFETCH_MAX];
@@ -56,11 +60,15 @@ static long long untake(struct handback *hb, size_t n)
         argv[2 + 2 * i] = hb->ids[i];
         argv[3 + 2 * i] = hb->runs[i];
     }
-    if (redis_conn_ensure(&hb->conn, hb_stopping, hb) < 0)
-        return -1;
-    redisReply *reply = redis_conn_eval(&hb->conn, SCRIPT_UNTAKE, (int)(2 + 2 * n), argv, NULL);
-    if (!reply)
-        return -1;
+    redisReply *reply = NULL;
+    for (bool sent = false; !reply;) {
+        /* at a stop with the outcome unknown, the process ends: its wip
+         * list is recovered either way */
+        if (redis_conn_ensure(&hb->conn, hb_stopping, hb) < 0)
+            return sent ? 0 : -1;
+        reply = redis_conn_eval(&hb->conn, SCRIPT_UNTAKE, (int)(2 + 2 * n), argv, NULL);
+        sent = true;
+    }
     long long back = -1;
     char q[256];
     if (reply->type == REDIS_REPLY_INTEGER)
@@ -144,7 +152,8 @@ err:
     return NULL;
 }
 
-void handback_arm(struct handback *hb, const char *const *ids, const char *const *runs, size_t n)
+void handback_arm(struct handback *hb, const char *const *ids, const char *const *runs, size_t n,
+                  int64_t due_ms)
 {
     if (!hb->started || n == 0)
         return;
@@ -157,7 +166,7 @@ void handback_arm(struct handback *hb, const char *const *ids, const char *const
     }
     hb->n = n;
     hb->handed = 0;
-    hb->due_ms = clock_mono_ms() + hb->cfg->prefetch_hold_ms;
+    hb->due_ms = due_ms;
     hb->armed = true;
     pthread_cond_signal(&hb->wake);
     pthread_mutex_unlock(&hb->mu);

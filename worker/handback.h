@@ -17,6 +17,7 @@
  * Only with --prefetch above 1 (handback_start returns an empty set
  * otherwise, and arm and disarm do nothing). */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "worker/settings.h"
 
@@ -29,8 +30,10 @@ struct handback;
 struct handback *handback_start(const struct worker_config *cfg);
 /* Main thread, before running a job with n jobs held behind it (n >= 1),
  * their ids and runs (START's attempt numbers) in the order taken; copied.
- * n == 0 does nothing. */
-void handback_arm(struct handback *hb, const char *const *ids, const char *const *runs, size_t n);
+ * They go back at due_ms (monotonic) if the job still runs then. n == 0
+ * does nothing. */
+void handback_arm(struct handback *hb, const char *const *ids, const char *const *runs, size_t n,
+                  int64_t due_ms);
 /* Main thread, after the job: stops watching (waiting for a hand-back in
  * progress to end). Returns how many of the ids the last arm gave went back
  * to their queues — then the worker holds none of them any more (all were

@@ -75,7 +75,8 @@ struct worker {
     bool recorded;                 /* this process has written its record once (counters started) */
     int64_t started_us;            /* when this process started: its record's started_at */
     struct handback *handback;     /* gives back the jobs held behind a long run */
-    bool long_run;                 /* the last run took --prefetch-hold or more: take one job */
+    double run_us;                 /* recent runs' length (µs): a moving average that a run
+                                      of --prefetch-hold or more resets to itself */
     struct task_outcome outcomes[WORKER_PREFETCH_MAX]; /* the batch's runs, by position */
     struct pending pending;        /* reports sent, replies not yet read */
     unsigned long jobs;            /* jobs finished */
@@ -283,12 +284,23 @@ static void worker_error_pause(const char *what, const redisReply *reply)
     clock_sleep_ms(ERROR_PAUSE_MS);
 }
 
-/* How many jobs the next take asks for: --prefetch while runs are short,
- * one after a run of --prefetch-hold or more (prefetch must not make jobs
- * wait behind long ones). */
+/* How many jobs the next take asks for: as many recent-length runs as fit
+ * in --prefetch-hold, at most --prefetch, at least one — all of them while
+ * runs are short, one after a run of the hold or more (prefetch must not
+ * make jobs wait behind long ones). */
 static int worker_want(const struct worker *w)
 {
-    return w->long_run ? 1 : w->cfg->prefetch;
+    double fit = w->run_us > 0 ? (double)w->cfg->prefetch_hold_ms * 1000.0 / w->run_us : w->cfg->prefetch;
+    return fit >= w->cfg->prefetch ? w->cfg->prefetch : fit < 1 ? 1 : (int)fit;
+}
+
+/* Adds a run of run_us to the recent length worker_want goes by. */
+static void worker_ran(struct worker *w, double run_us)
+{
+    if (run_us >= (double)w->cfg->prefetch_hold_ms * 1000.0 || w->run_us <= 0)
+        w->run_us = run_us;
+    else
+        w->run_us = 0.8 * w->run_us + 0.2 * run_us;
 }
 
 /* SCRIPT_TAKE: up to worker_want jobs of any queue, without blocking.
@@ -594,7 +606,8 @@ static void worker_arm(struct worker *w, const struct batch *b)
         ids[n] = b->job[i].id;
         runs[n] = b->job[i].f[F_ATTEMPTS]->str;
     }
-    handback_arm(w->handback, ids, runs, n);
+    /* no job waits in our hands longer than the hold, whatever runs ahead of it */
+    handback_arm(w->handback, ids, runs, n, b->taken_ms + w->cfg->prefetch_hold_ms);
 }
 
 /* Runs job h, the one b popped last, into o. While it runs, the jobs held
@@ -618,7 +631,7 @@ static void worker_run_job(struct worker *w, struct batch *b, struct held_job *h
     log_debug("job started", "id=%s task=%s attempt=%s max_attempts=%s", h->id, call.task,
               f[F_ATTEMPTS]->str, f[F_MAX_ATTEMPTS]->str);
     worker_arm(w, b);
-    int64_t start = clock_mono_ms();
+    uint64_t start = clock_mono_ns();
     /* The API checks all three; a job written into Redis by other hands is
      * not run (its names reach environments, logs and JSON lines). */
     if (!job_queue_valid(h->id) || !job_queue_valid(call.queue) || !job_task_valid(call.task)) {
@@ -627,7 +640,7 @@ static void worker_run_job(struct worker *w, struct batch *b, struct held_job *h
     } else {
         handlers_run(w->handlers, &call, o);
     }
-    w->long_run = clock_mono_ms() - start >= w->cfg->prefetch_hold_ms;
+    worker_ran(w, (double)(clock_mono_ns() - start) / 1000.0);
     if (handback_disarm(w->handback) > 0)
         b->next = b->n; /* out of our wip list: not ours to run any more */
     if (o->end != RUN_DONE && o->end != RUN_ABANDONED) {
@@ -678,20 +691,23 @@ static enum job_outcome worker_step(struct worker *w, struct batch *cur, struct 
     /* A job going back to its queue is not taken again in the same step:
      * a worker waiting in BLMOVE (one that may serve its task) gets it first. */
     bool back = o->end == RUN_RETRY || o->end == RUN_REQUEUE;
-    bool stop = o->exit_after || *w->stops > 0;
+    /* after a pause (a task this worker does not serve, a broken host) the
+     * jobs held go back too: a worker that can run them gets them first */
+    bool pause = o->no_handler || o->end == RUN_REQUEUE;
+    bool stop = o->exit_after || *w->stops > 0 || pause;
     bool last = batch_left(cur) == 0 || stop;
     /* the report says the next held job begins now: it does, right after */
     worker_send(w, &w->pending, h, o, last ? NULL : cur->job[cur->next].id,
                 last && !stop && !back ? worker_want(w) : 0);
-    if (o->no_handler)
-        clock_sleep_ms(NO_HANDLER_PAUSE_MS);
-    else if (o->end == RUN_REQUEUE)
-        clock_sleep_ms(REQUEUE_PAUSE_MS);
     enum job_outcome jo = o->exit_after ? JOB_FATAL : JOB_HANDLED;
     if (!last)
         return jo;
     w->jobs += worker_settle(w, &w->pending, next);
     worker_untake_rest(w, cur);
+    if (o->no_handler)
+        clock_sleep_ms(NO_HANDLER_PAUSE_MS);
+    else if (o->end == RUN_REQUEUE)
+        clock_sleep_ms(REQUEUE_PAUSE_MS);
     for (size_t k = 0; k < cur->n; k++)
         task_outcome_clear(&w->outcomes[k]);
     worker_summary(w, false);
@@ -785,7 +801,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
     while (*w->stops == 0 || batch_left(&cur) > 0) {
         if (worker_ensure(w, stop_requested) < 0)
             break;
-        if (w->wip_dirty) {
+        if (w->wip_dirty && batch_left(&cur) == 0) {
             /* a FINISH_TAKE broke mid-way: a job may sit in our wip list unseen */
             w->holding = false;
             if (worker_on_connect(w) != 0)
@@ -795,7 +811,7 @@ int worker_run(const struct worker_config *cfg, volatile sig_atomic_t *stop_requ
         if (batch_left(&cur) == 0) {
             batch_clear(&cur);
             int rv = worker_take(w, &cur);
-            if (rv == 0)
+            if (rv == 0 && !w->wip_dirty) /* a malformed take: first look at our wip list */
                 rv = worker_wait_fetch(w, &cur);
             if (rv <= 0)
                 continue;

@@ -822,7 +822,8 @@ START_TEST(held_jobs_start_when_they_run)
 END_TEST
 
 /* kill -9 of a worker holding jobs it has not run: all of them are
- * recovered and end done elsewhere. */
+ * recovered and end done elsewhere, the held ones without an attempt
+ * counted. */
 START_TEST(kill9_recovers_held_jobs)
 {
     char long_id[JOBID_LEN + 1], short_id[HELD][JOBID_LEN + 1];
@@ -834,9 +835,16 @@ START_TEST(kill9_recovers_held_jobs)
     for (int i = 0; i < HELD; i++) {
         wait_state(short_id[i], "done", 5000);
         ck_assert(field_is(short_id[i], "worker", "wb"));
+        /* held, never begun: not an attempt, nothing lost in its history */
+        ck_assert_msg(field_is(short_id[i], "attempts", "1"), "held job %d counted the kill as an attempt", i);
+        char *h = job_field(short_id[i], "history");
+        ck_assert_ptr_nonnull(h);
+        ck_assert_msg(strstr(h, "lost") == NULL, "held job %d has a lost attempt: %s", i, h);
+        free(h);
     }
     wait_state(long_id, "done", 15000);
     ck_assert(field_is(long_id, "worker", "wb"));
+    ck_assert(field_is(long_id, "attempts", "2")); /* the run that was killed counts */
     ck_assert(!registered("wa"));
 }
 END_TEST

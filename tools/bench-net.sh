@@ -4,7 +4,8 @@
 # through a delaying proxy; loadgen talks to the API on loopback), beside
 # loopback: 20,000 no-op jobs/s, 40 jobs of 500 ms (wall clock) and
 # enqueue->start p50/p99 at a steady 50 jobs/s, each with the workers'
-# prefetch 1 (no flag) and $PREFETCH (--prefetch, when the worker has it).
+# --prefetch 1 (one job per round trip) and --prefetch $PREFETCH (the
+# default, 16); a worker without the flag runs the first column only.
 # Networks: loopback; 1 ms through Toxiproxy (a 1 ms latency toxic
 # downstream: its latency is whole milliseconds, one direction per toxic);
 # 1 ms and 0.2 ms through bin/netdelay (holds in µs, each way, set so that a
@@ -167,7 +168,7 @@ figures() {
       continue
     fi
     args="--task-clock wall"
-    [ "$col" = 1 ] || args="$args --prefetch $col"
+    [ "$HAS_PREFETCH" = 0 ] || args="$args --prefetch $col"
     echo "   $1, prefetch $col:" >&2
     STACK_DIR="$NET_DIR/$1-prefetch$col"; mkdir -p "$STACK_DIR"
     net_up "$1" || exit 1

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make bench-net: the queue's figures with a network's round trip between
-# Redis and everyone else (the API and 2 single-job workers reach Redis
+# Redis and everyone else (the API and 2 one-process workers reach Redis
 # through a delaying proxy; loadgen talks to the API on loopback), beside
 # loopback: 20,000 no-op jobs/s, 40 jobs of 500 ms (wall clock) and
 # enqueue->start p50/p99 at a steady 50 jobs/s, each with the workers'
@@ -199,7 +199,7 @@ print("%.0f" % (100 * (c1 - c0) / hz / (t1 - t0)))' "$c0" "$(ticks "$PROXY_PID")
   done
 }
 
-echo "== offload bench-net ($(nproc) cores, $WORKERS single-job workers; Redis behind a delaying proxy for the API and the workers)"
+echo "== offload bench-net ($(nproc) cores, $WORKERS one-process workers; Redis behind a delaying proxy for the API and the workers)"
 [ "$HAS_PREFETCH" = 1 ] || echo "   (this worker has no --prefetch: the prefetch $PREFETCH column is n/a)"
 net_up loopback
 BASE=$(rtt "$PORT")

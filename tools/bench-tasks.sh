@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench, user tasks: 20,000 no-op jobs per handler kind (2 single-job
+# make bench, user tasks: 20,000 no-op jobs per handler kind (2 one-process
 # workers, one stack per kind, the same run), PBKDF2 through a Python
 # coprocess, and the workers' memory, zombies and descriptors after 100,000
 # serve jobs and 10,000 exec jobs. Prints; does not judge.

@@ -13,7 +13,7 @@ for k in sys.argv[1].split("."): d=d[k]
 print(d if not isinstance(d,float) else round(d,3))' "$1"
 }
 
-echo "== offload bench ($CORES cores, Redis on this box, $WORKERS single-job workers)"
+echo "== offload bench ($CORES cores, Redis on this box, $WORKERS one-process workers)"
 stack_start
 
 echo

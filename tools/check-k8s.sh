@@ -12,7 +12,7 @@
 #     so a validator that passes everything fails this script.
 # Needs Go (/usr/local/go/bin/go or go in PATH); its modules come from the Go
 # module proxy into the default module cache on the first run (then ~5 s).
-# Without Go it fails, it does not skip.
+# Without Go (or its modules) it fails, unless K8S_SKIP_UNAVAILABLE=1 (make test).
 # Environment: BUILD (build), where the command is built.
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,12 +20,24 @@ root=$(pwd)
 : "${BUILD:=build}"
 case $BUILD in /*) out=$BUILD ;; *) out=$root/$BUILD ;; esac
 
+# Unavailable: Go or its modules cannot be had on this machine. Alone, that
+# fails; with K8S_SKIP_UNAVAILABLE=1 (what `make test` sets, as .ci/run does
+# for Chromium and Toxiproxy) it says SKIPPED loudly and exits 0 — the
+# manifests are not judged by a machine that cannot run the judge.
+unavailable() {
+    if [ "${K8S_SKIP_UNAVAILABLE:-0}" = 1 ]; then
+        echo "check-k8s: SKIPPED: $1 (run make test-k8s where Go and its module proxy are reachable)" >&2
+        exit 0
+    fi
+    echo "check-k8s: $1" >&2
+    exit 1
+}
+
 go=$(command -v go 2>/dev/null || true)
 [ -n "$go" ] || [ ! -x /usr/local/go/bin/go ] || go=/usr/local/go/bin/go
-if [ -z "$go" ]; then
-    echo "check-k8s: Go not found (neither go in PATH nor /usr/local/go/bin/go): it builds tools/k8s-validate" >&2
-    exit 1
-fi
+[ -n "$go" ] || unavailable "Go not found (neither go in PATH nor /usr/local/go/bin/go): it builds tools/k8s-validate"
+(cd tools/k8s-validate && "$go" mod download) ||
+    unavailable "the Go modules of tools/k8s-validate could not be downloaded (go mod download failed)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

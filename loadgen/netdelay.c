@@ -14,7 +14,6 @@
  * its stream (or fails reading), what it sent before is still delivered on
  * time, then both sockets close; a failed write closes both at once. */
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -40,6 +39,7 @@
 #include "common/sys.h"
 #include "common/url.h"
 #include "loadgen/flags.h"
+#include "loadgen/run.h"
 
 #define NETDELAY_BACKLOG 1024
 #define NETDELAY_DELAY_MAX_US 10000000L /* 10 s: longer is a mistake, not a network */
@@ -338,10 +338,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(nd->base, NULL);
 }
 
-/* host:port → *out (the first address getaddrinfo gives). */
+/* host:port → *out (the first address getaddrinfo gives: run_resolve). */
 static int resolve(const char *addr, struct sockaddr_storage *out, socklen_t *len, char *err, size_t errlen)
 {
-    char host[URL_HOST_MAX], port_s[16];
+    char host[URL_HOST_MAX];
     int port;
     if (addr_parse(addr, host, sizeof host, &port, err, errlen) != 0)
         return -1;
@@ -349,17 +349,7 @@ static int resolve(const char *addr, struct sockaddr_storage *out, socklen_t *le
         snprintf(err, errlen, "needs a port");
         return -1;
     }
-    snprintf(port_s, sizeof port_s, "%d", port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(host, port_s, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        snprintf(err, errlen, "%s: %s", host, rc != 0 ? gai_strerror(rc) : "no address");
-        return -1;
-    }
-    memcpy(out, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
+    return run_resolve(host, port, out, len, err, errlen);
 }
 
 int main(int argc, char **argv)

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/log.h"
 
 void batch_clear(struct batch *b)
 {

@@ -4,11 +4,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/clock.h"
 #include "common/defaults.h"
-#include "common/job.h"
 #include "common/jobid.h"
 #include "common/log.h"
 #include "worker/redis_conn.h"

@@ -319,14 +319,21 @@ int harness_redis_resume(struct harness_redis *r)
     return 0;
 }
 
-int harness_redis_start(struct harness_redis *r)
+int harness_tmpdir(char *dir, size_t len, const char *name)
 {
     const char *base = getenv(RUN_DIR_ENV);
-    int n = snprintf(r->dir, sizeof r->dir, "%s/redis-XXXXXX", base && *base ? base : "/tmp");
-    if (n < 0 || (size_t)n >= sizeof r->dir || !mkdtemp(r->dir)) {
-        r->dir[0] = '\0';
+    int n = snprintf(dir, len, "%s/%s-XXXXXX", base && *base ? base : "/tmp", name);
+    if (n < 0 || (size_t)n >= len || !mkdtemp(dir)) {
+        dir[0] = '\0';
         return -1;
     }
+    return 0;
+}
+
+int harness_redis_start(struct harness_redis *r)
+{
+    if (harness_tmpdir(r->dir, sizeof r->dir, "redis") != 0)
+        return -1;
     if (r->port == 0)
         r->port = harness_free_port();
     if (r->port <= 0)
@@ -366,23 +373,22 @@ int harness_redis_restart(struct harness_redis *r)
     return harness_redis_resume(r);
 }
 
-/* rm -rf dir: a directory this harness made with mkdtemp. */
-static void dir_remove(const char *dir)
+void harness_dir_remove(char *dir)
 {
     char cmd[128];
+    if (!dir[0])
+        return;
     /* mkdtemp names under /tmp (or our run directory) hold no shell metacharacters. */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "harness: failed: %s\n", cmd);
+    dir[0] = '\0';
 }
 
 void harness_redis_stop(struct harness_redis *r)
 {
     harness_redis_kill(r);
-    if (r->dir[0]) {
-        dir_remove(r->dir);
-        r->dir[0] = '\0';
-    }
+    harness_dir_remove(r->dir);
 }
 
 int harness_run_suite(Suite *s)
@@ -394,6 +400,6 @@ int harness_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     if (have_dir)
-        dir_remove(run_dir);
+        harness_dir_remove(run_dir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -28,6 +28,11 @@ struct harness_redis {
 
 /* A TCP port on 127.0.0.1 that was free a moment ago (bind port 0), or -1. */
 int harness_free_port(void);
+/* Makes a fresh directory "<run dir or /tmp>/<name>-XXXXXX" into dir (len
+ * bytes). Returns 0, or -1 with dir emptied. */
+int harness_tmpdir(char *dir, size_t len, const char *name);
+/* rm -rf of a directory harness_tmpdir made; empties dir. "" does nothing. */
+void harness_dir_remove(char *dir);
 
 /* Starts redis-server on r->port (a free one when 0) and waits until it answers
  * PING (10 s at most). Returns 0, or -1 (nothing left running). */

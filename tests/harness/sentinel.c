@@ -56,13 +56,9 @@ static int sentinel_conf_write(const struct harness_sentinel *s, const struct ha
 
 int harness_sentinel_start(struct harness_sentinel *s, const struct harness_sentinel_watch *w)
 {
-    const char *base = getenv("HARNESS_RUN_DIR");
     char conf[sizeof s->dir + 16];
-    int n = snprintf(s->dir, sizeof s->dir, "%s/sentinel-XXXXXX", base && *base ? base : "/tmp");
-    if (n < 0 || (size_t)n >= sizeof s->dir || !mkdtemp(s->dir)) {
-        s->dir[0] = '\0';
+    if (harness_tmpdir(s->dir, sizeof s->dir, "sentinel") != 0)
         return -1;
-    }
     if (s->port == 0)
         s->port = harness_free_port();
     snprintf(conf, sizeof conf, "%s/sentinel.conf", s->dir);
@@ -84,17 +80,10 @@ err:
 
 void harness_sentinel_stop(struct harness_sentinel *s)
 {
-    char cmd[128];
     if (s->pid > 0)
         harness_stop(s->pid);
     s->pid = 0;
-    if (s->dir[0]) {
-        /* a mkdtemp name: no shell metacharacters */
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "harness: failed: %s\n", cmd);
-        s->dir[0] = '\0';
-    }
+    harness_dir_remove(s->dir);
 }
 
 /* A field of a SENTINEL MASTER reply (a flat name, value array) as a number; -1 when absent. */
